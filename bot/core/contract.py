@@ -1,0 +1,140 @@
+"""The neutral contract between platforms and the product.
+
+Adapters turn a platform's update into an `Incoming` and render the reply
+intents below; handlers see nothing else of a platform.
+"""
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Awaitable, Callable
+
+
+class Kind(str, enum.Enum):
+    command = "command"
+    text = "text"
+    photo = "photo"
+    location = "location"
+    choice = "choice"  # a button was tapped
+    event = "event"  # platform events: entering the app, a menu click already mapped, ...
+
+
+class ChatType(str, enum.Enum):
+    private = "private"
+    group = "group"
+
+
+@dataclass(frozen=True)
+class Photo:
+    """A photo the user sent. `read` fetches its bytes from the platform when needed."""
+
+    ref: str  # the platform's reference (file id, media id, path)
+    read: Callable[[], Awaitable[bytes]]
+    filename: str | None = None
+
+
+@dataclass(frozen=True)
+class Incoming:
+    platform: str
+    chat_id: str
+    user_id: str
+    kind: Kind
+    chat_type: ChatType = ChatType.private
+    text: str = ""  # the text, or the command's argument string
+    command: str | None = None  # without the slash: "start"
+    photo: Photo | None = None
+    latitude: float | None = None
+    longitude: float | None = None
+    choice: str | None = None  # the option's value
+    token: str | None = None  # the question the tapped button belonged to
+    message_id: str | None = None  # for processing a redelivered message once
+    language: str | None = None  # the platform's language code, e.g. "en-US"
+    display_name: str | None = None  # never stored; shown only where a flow needs it
+
+    @property
+    def args(self) -> list[str]:
+        return self.text.split()
+
+
+# ---- reply intents -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Option:
+    label: str
+    value: str  # short and free of user data: it travels in callback data
+
+
+@dataclass(frozen=True)
+class Text:
+    text: str
+
+
+@dataclass(frozen=True)
+class Choices:
+    prompt: str
+    options: tuple[Option, ...]
+    token: str = ""  # stamped by the engine: ties each button to the question it answers
+
+    def option_for(self, value: str) -> Option | None:
+        return next((o for o in self.options if o.value == value), None)
+
+
+@dataclass(frozen=True)
+class AskLocation:
+    prompt: str
+    skippable: bool = False
+    skip_label: str = ""
+    token: str = ""
+
+
+@dataclass(frozen=True)
+class AskPhoto:
+    prompt: str
+    many: bool = False
+    skippable: bool = False
+    done_label: str = ""
+    token: str = ""
+
+
+@dataclass(frozen=True)
+class Image:
+    data: bytes
+    caption: str = ""
+    filename: str = "image.png"
+
+
+@dataclass(frozen=True)
+class Document:
+    data: bytes
+    filename: str
+    caption: str = ""
+
+
+@dataclass(frozen=True)
+class OpenPrivateChat:
+    """A private-only flow was started in a group: offer the way to the private chat."""
+
+    prompt: str
+    label: str
+    start_param: str = ""
+
+
+Reply = Text | Choices | AskLocation | AskPhoto | Image | Document | OpenPrivateChat
+
+# Values of options that replace an AskLocation / AskPhoto skip or done button.
+SKIP = "_skip"
+DONE = "_done"
+
+
+@dataclass
+class Outgoing:
+    """The replies to one incoming message, in order."""
+
+    replies: list[Reply] = field(default_factory=list)
+
+    def texts(self) -> list[str]:
+        out = []
+        for r in self.replies:
+            out.append(getattr(r, "text", None) or getattr(r, "prompt", None) or "")
+        return out

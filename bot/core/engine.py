@@ -1,0 +1,184 @@
+"""The conversation engine: one incoming message in, the replies out.
+
+Everything one message changes (its de-duplication mark, the step's own
+writes, the dialog state) is committed in one transaction, so a conversation
+survives a restart and a failed step leaves nothing half-saved.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import secrets
+from dataclasses import replace
+from typing import Callable
+
+from sqlalchemy.ext.asyncio import async_sessionmaker
+
+from bot.config import Config
+from bot.core.contract import ChatType, Incoming, Kind, OpenPrivateChat, Reply, Text
+from bot.core.flow import CANCEL_VALUE, KIND_HINTS, Command, Ctx, Dialog
+from bot.core.i18n import Translator, resolve_locale
+from bot.core.registry import Registry
+from storage import dedup, dialogs
+from storage.directory import member_by_identity
+
+log = logging.getLogger("redshield.engine")
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+class Engine:
+    def __init__(
+        self,
+        config: Config,
+        sessions: async_sessionmaker,
+        registry: Registry,
+        clock: Callable[[], dt.datetime] = utcnow,
+    ):
+        self.config = config
+        self.sessions = sessions
+        self.registry = registry
+        self.clock = clock
+        self.timeout = dt.timedelta(minutes=config.dialog.timeout_minutes)
+
+    async def handle(self, msg: Incoming) -> list[Reply]:
+        try:
+            async with self.sessions() as session, session.begin():
+                return await self._handle(session, msg)
+        except Exception:
+            # The id lets the user's report be matched to the log; the log line names
+            # no user (an anonymous reporter must not be traceable through it).
+            error_id = secrets.token_hex(4)
+            log.exception("error %s handling a %s message on %s", error_id, msg.kind.value,
+                          msg.platform)
+            t = Translator(resolve_locale(None, msg.language, self.config.locale.default))
+            return [Text(t("出错了（编号 {id}），刚才的操作没有保存。请再试一次，或发送“取消”重新开始。")
+                         .format(id=error_id))]
+
+    async def _handle(self, session, msg: Incoming) -> list[Reply]:
+        now = self.clock()
+        if msg.message_id and not await dedup.claim(session, msg.platform, msg.message_id, now):
+            log.info("duplicate %s message ignored", msg.platform)
+            return []
+        member = await member_by_identity(session, msg.platform, msg.user_id)
+        key = (msg.platform, msg.chat_id, msg.user_id)
+        row = await dialogs.load(session, *key)
+        dialog = Dialog(row.flow, row.step, row.token, dict(row.data)) if row else None
+        locale = resolve_locale(member.locale if member else None, msg.language,
+                                self.config.locale.default)
+        ctx = Ctx(session=session, msg=msg, config=self.config, now=now, locale=locale,
+                  member=member, dialog=dialog, flows=self.registry.flows)
+
+        if dialog and (row.expires_at <= now or ctx.step is None):
+            # Too old (or its flow changed in an upgrade): say so, then treat the input afresh.
+            ctx.dialog = None
+            ctx.say(ctx.t("上一次的操作已超时，已自动取消。"))
+            if msg.kind is Kind.choice:
+                return await self._finish(ctx, key, row)
+
+        await self._route(ctx)
+        return await self._finish(ctx, key, row)
+
+    async def _finish(self, ctx: Ctx, key, row) -> list[Reply]:
+        if ctx.dialog is None:
+            if row is not None:
+                await dialogs.delete(ctx.session, key)
+        else:
+            await dialogs.save(ctx.session, key, flow=ctx.dialog.flow, step=ctx.dialog.step,
+                               token=ctx.dialog.token, data=ctx.dialog.data, now=ctx.now,
+                               timeout=self.timeout)
+        return ctx.replies
+
+    # ---- routing
+
+    async def _route(self, ctx: Ctx) -> None:
+        t = ctx.t
+        if ctx.dialog is not None:
+            ctx.msg = _typed_choice(ctx, ctx.msg, ctx.step.accepts)
+        msg = ctx.msg
+        command, args = self.registry.match(msg)
+        if command is None and msg.kind is Kind.choice and ctx.dialog:
+            if msg.choice == CANCEL_VALUE and msg.token == ctx.dialog.token:
+                command = self.registry.commands["cancel"]
+        if command is not None:
+            await self._run_command(ctx, command, args)
+        elif (name := self.registry.slash_name(msg)) is not None:
+            ctx.say(t("没有 /{name} 这个命令。发送“帮助”查看可用功能。").format(name=name[:32]))
+            if ctx.dialog is not None:
+                await ctx.ask_again()
+        elif ctx.dialog is not None:
+            await self._step_input(ctx)
+        elif msg.kind is Kind.choice:
+            ctx.say(t("这个按钮已过期。发送“帮助”查看可用功能。"))
+        elif ctx.member is None:
+            ctx.say(self.registry.join_line(t))
+        elif msg.kind is Kind.event:
+            return  # platform events with no meaning here need no answer
+        else:
+            ctx.say(t("没看懂这条消息。发送“帮助”查看可用功能。"))
+
+    async def _run_command(self, ctx: Ctx, command: Command, args: str) -> None:
+        t = ctx.t
+        if not command.public:
+            if ctx.member is None:
+                ctx.say(self.registry.join_line(t))
+                return
+            if not ctx.member.active:
+                ctx.say(t("您的账号已停用。如有疑问请联系党支部书记。"))
+                return
+            if command.roles and not (command.roles & ctx.member.role_names):
+                ctx.say(t("您没有使用此功能的权限。发送“帮助”查看可用功能。"))
+                return
+        if command.private_only and ctx.msg.chat_type is ChatType.group:
+            ctx.send(OpenPrivateChat(t("此功能请在与我的私聊中使用。"), t("打开私聊"),
+                                     command.name))
+            return
+        if ctx.dialog is not None and command.name not in ("help", "cancel"):
+            ctx.dialog = None  # a new command replaces an unfinished one
+        await command.handler(ctx, _with_args(ctx.msg, args))
+
+    async def _step_input(self, ctx: Ctx) -> None:
+        msg, step = ctx.msg, ctx.step
+        if msg.kind is Kind.choice and msg.token != ctx.dialog.token:
+            ctx.say(ctx.t("这个按钮已过期，请回答下面的问题。"))
+            await ctx.ask_again()
+            return
+        if msg.kind not in step.accepts:
+            hint = step.hint or _hint_for(step.accepts)
+            ctx.say(ctx.t(hint))
+            await ctx.ask_again()
+            return
+        await step.handle(ctx, msg)
+
+
+def _with_args(msg: Incoming, args: str) -> Incoming:
+    if msg.kind is Kind.command and msg.text == args:
+        return msg
+    return replace(msg, text=args)
+
+
+def _typed_choice(ctx: Ctx, msg: Incoming, accepts: frozenset[Kind]) -> Incoming:
+    """Typed text that names an offered option (its label, or its number when the
+    step takes no free text) counts as tapping it: WeCom's numbered fallback and
+    the console rely on this."""
+    offered = ctx.dialog.data.get("_offered")
+    if msg.kind is not Kind.text or Kind.choice not in accepts or not offered:
+        return msg
+    typed = msg.text.strip()
+    value = next((v for label, v in offered if label.casefold() == typed.casefold()), None)
+    if value is None and Kind.text not in accepts and typed.isdigit():
+        index = int(typed) - 1
+        if 0 <= index < len(offered):
+            value = offered[index][1]
+    if value is None:
+        return msg
+    return replace(msg, kind=Kind.choice, choice=value, token=ctx.dialog.token)
+
+
+def _hint_for(accepts: frozenset[Kind]) -> str:
+    for kind in (Kind.choice, Kind.photo, Kind.location, Kind.text):
+        if kind in accepts:
+            return KIND_HINTS[kind]
+    return KIND_HINTS[Kind.text]

@@ -1,0 +1,181 @@
+"""What handlers build conversations from: commands, flows as explicit state
+machines (one small function per step, each naming the input kinds it takes),
+and the context a step runs in.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any, Awaitable, Callable
+
+from bot.core.contract import (
+    AskLocation,
+    AskPhoto,
+    Choices,
+    Incoming,
+    Kind,
+    Option,
+    Reply,
+    Text,
+)
+from bot.core.i18n import N_, Translator
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from bot.config import Config
+    from storage.models import Member
+
+Handler = Callable[["Ctx", Incoming], Awaitable[None]]
+Asker = Callable[["Ctx"], Awaitable[Reply | list[Reply]]]
+
+CANCEL_VALUE = "_cancel"
+
+# What a step says when it gets the wrong kind of input, by what it expects.
+KIND_HINTS = {
+    Kind.text: N_("请输入文字。"),
+    Kind.choice: N_("请点击下面的按钮选择。"),
+    Kind.photo: N_("请发送照片。"),
+    Kind.location: N_("请发送位置。"),
+}
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str  # the slash command, without the slash
+    handler: Handler
+    summary: str  # N_() msgid shown by /help
+    words: tuple[str, ...] = ()  # Chinese words that mean the same, e.g. ("巡查",)
+    roles: frozenset[str] | None = None  # None: any bound member
+    public: bool = False  # usable before binding an account
+    private_only: bool = False
+    takes_args: bool = False  # "查询 ABC" is the command with an argument
+    listed: bool = True  # shown by /help
+
+
+@dataclass(frozen=True)
+class Step:
+    name: str
+    accepts: frozenset[Kind]
+    ask: Asker
+    handle: Handler
+    hint: str | None = None  # N_() msgid for wrong input; default by kind
+
+
+class Flow:
+    """A conversation: named steps, the first one asked when it starts."""
+
+    def __init__(self, name: str):
+        self.name = name
+        self.steps: dict[str, Step] = {}
+        self.first: str | None = None
+
+    def step(self, name: str, *, accepts: set[Kind], ask: Asker, hint: str | None = None):
+        def register(fn: Handler) -> Handler:
+            self.steps[name] = Step(name, frozenset(accepts), ask, fn, hint)
+            self.first = self.first or name
+            return fn
+
+        return register
+
+
+@dataclass
+class Dialog:
+    """The open conversation of one user in one chat, as kept in dialog_states."""
+
+    flow: str
+    step: str
+    token: str
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(6)
+
+
+class Ctx:
+    """Everything a command or step needs while handling one incoming message."""
+
+    def __init__(
+        self,
+        *,
+        session: AsyncSession,
+        msg: Incoming,
+        config: Config,
+        now: dt.datetime,
+        locale: str,
+        member: Member | None,
+        dialog: Dialog | None,
+        flows: dict[str, Flow],
+    ):
+        self.session = session
+        self.msg = msg
+        self.config = config
+        self.now = now
+        self.member = member
+        self.dialog = dialog
+        self.replies: list[Reply] = []
+        self._flows = flows
+        self.set_locale(locale)
+
+    def set_locale(self, locale: str) -> None:
+        self.t = Translator(locale)
+        self.locale = self.t.locale
+
+    # ---- replies
+
+    def say(self, text: str) -> None:
+        self.replies.append(Text(text))
+
+    def send(self, reply: Reply) -> None:
+        self.replies.append(reply)
+
+    # ---- dialog
+
+    @property
+    def data(self) -> dict[str, Any]:
+        assert self.dialog is not None, "no dialog is open"
+        return self.dialog.data
+
+    @property
+    def step(self) -> Step | None:
+        if self.dialog is None:
+            return None
+        return self._flows[self.dialog.flow].steps.get(self.dialog.step)
+
+    async def start(self, flow: Flow, data: dict[str, Any] | None = None) -> None:
+        self.dialog = Dialog(flow.name, flow.first, new_token(), dict(data or {}))
+        await self.goto(flow.first)
+
+    async def goto(self, step: str) -> None:
+        """Move to `step` and ask its question, with a fresh token for its buttons."""
+        assert self.dialog is not None
+        self.dialog.step = step
+        self.dialog.token = new_token()
+        await self.ask_again()
+
+    async def ask_again(self) -> None:
+        """Ask the current question again (after a hint); its buttons stay valid."""
+        asked = await self.step.ask(self)
+        *lead, question = asked if isinstance(asked, list) else [asked]
+        self.dialog.data.pop("_offered", None)
+        self.replies.extend(lead)
+        self.replies.append(self._stamp(question))
+
+    def finish(self) -> None:
+        self.dialog = None
+
+    def _stamp(self, reply: Reply) -> Reply:
+        """Tie a question's buttons to this question and say how to cancel."""
+        t = self.t
+        if isinstance(reply, Choices):
+            cancel = Option(t("取消"), CANCEL_VALUE)
+            self.dialog.data["_offered"] = [[o.label, o.value] for o in reply.options + (cancel,)]
+            return replace(reply, options=reply.options + (cancel,), token=self.dialog.token)
+        if isinstance(reply, (AskLocation, AskPhoto)):
+            return replace(reply, prompt=reply.prompt + "\n" + t("（发送“取消”退出）"),
+                           token=self.dialog.token)
+        if isinstance(reply, Text):
+            return Text(reply.text + "\n" + t("（发送“取消”退出）"))
+        return reply

@@ -1,0 +1,15 @@
+"""The product: one module per capability, each speaking only the neutral contract."""
+from __future__ import annotations
+
+from bot.core.registry import Registry
+
+
+def build_registry() -> Registry:
+    from handlers import help as help_
+    from handlers import me, onboarding
+
+    registry = Registry()
+    onboarding.build(registry)
+    me.build(registry)
+    help_.build(registry)  # last: help and cancel close the list /help shows
+    return registry

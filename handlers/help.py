@@ -1,0 +1,49 @@
+"""/help (帮助) and /cancel (取消): available at every step."""
+from __future__ import annotations
+
+from bot.core.contract import Choices, Incoming, Option, Reply, Text
+from bot.core.flow import Command, Ctx
+from bot.core.i18n import N_
+from bot.core.registry import Registry
+
+
+def available(registry: Registry, ctx: Ctx) -> list[Command]:
+    """The listed commands this user may use, in registration order."""
+    member = ctx.member
+    if member is None:
+        return []
+    roles = member.role_names
+    return [c for c in registry.commands.values()
+            if c.listed and (c.roles is None or c.roles & roles)]
+
+
+def help_reply(registry: Registry, ctx: Ctx) -> Reply:
+    t = ctx.t
+    if ctx.member is None:
+        return Text(registry.join_line(t))
+    commands = available(registry, ctx)
+    lines = [t("红盾安全巡查 · 可用功能：")]
+    for c in commands:
+        word = f" {t(c.words[0])}" if c.words and ctx.locale == "zh_CN" else ""
+        lines.append(f"/{c.name}{word} — {t(c.summary)}")
+    # Buttons for the commands that need no argument, so a gloved thumb can tap them.
+    options = tuple(Option(t(c.words[0]) if c.words else f"/{c.name}", f"/{c.name}")
+                    for c in commands if c.name not in ("help", "cancel"))
+    return Choices("\n".join(lines), options) if options else Text("\n".join(lines))
+
+
+def build(registry: Registry) -> None:
+    async def show_help(ctx: Ctx, msg: Incoming) -> None:
+        ctx.send(help_reply(registry, ctx))
+        if ctx.dialog is not None:
+            await ctx.ask_again()  # help never loses the user's place
+
+    async def cancel(ctx: Ctx, msg: Incoming) -> None:
+        if ctx.dialog is None:
+            ctx.say(ctx.t("现在没有进行中的操作。"))
+            return
+        ctx.finish()
+        ctx.say(ctx.t("已取消。"))
+
+    registry.command(Command("help", show_help, N_("查看帮助"), words=("帮助",), public=True))
+    registry.command(Command("cancel", cancel, N_("取消当前操作"), words=("取消",), public=True))

@@ -1,0 +1,50 @@
+"""/me (我的): who I am here; and /lang (语言): the language I am answered in."""
+from __future__ import annotations
+
+from bot.core.contract import Choices, Incoming, Kind, Option
+from bot.core.flow import Command, Ctx, Flow
+from bot.core.i18n import N_, SUPPORTED
+from bot.core.registry import Registry
+from handlers.labels import LANGUAGE_NAMES, ZONE_KIND_LABELS, roles_text
+
+
+def profile_text(ctx: Ctx) -> str:
+    t, m = ctx.t, ctx.member
+    zones = t("、").join(f"{z.name}（{t(ZONE_KIND_LABELS.get(z.kind, z.kind))}）" for z in m.zones)
+    lines = [
+        f"{m.name} · {m.project.name}（{m.project.branch}）",
+        t("角色：{roles}").format(roles=roles_text(t, m.role_names) or t("无")),
+        t("责任区：{zones}").format(zones=zones or t("未分配")),
+        t("语言：{language}").format(language=LANGUAGE_NAMES[ctx.locale]),
+    ]
+    if m.leave_until is not None:
+        lines.append(t("请假至：{date}").format(date=m.leave_until.isoformat()))
+    return "\n".join(lines)
+
+
+async def ask_language(ctx: Ctx):
+    options = tuple(Option(LANGUAGE_NAMES[code], code) for code in SUPPORTED)
+    return Choices(ctx.t("请选择语言："), options)
+
+
+def build(registry: Registry) -> None:
+    lang = registry.flow(Flow("lang"))
+
+    @lang.step("pick", accepts={Kind.choice}, ask=ask_language)
+    async def picked(ctx: Ctx, msg: Incoming) -> None:
+        if msg.choice not in SUPPORTED:
+            await ctx.ask_again()
+            return
+        ctx.member.locale = msg.choice
+        ctx.set_locale(msg.choice)
+        ctx.finish()
+        ctx.say(ctx.t("好的，以后用中文和您交流。"))
+
+    async def me(ctx: Ctx, msg: Incoming) -> None:
+        ctx.say(profile_text(ctx))
+
+    async def language(ctx: Ctx, msg: Incoming) -> None:
+        await ctx.start(lang)
+
+    registry.command(Command("me", me, N_("我的信息"), words=("我的",)))
+    registry.command(Command("lang", language, N_("切换语言"), words=("语言", "language")))

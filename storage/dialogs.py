@@ -1,0 +1,42 @@
+"""Dialog state rows: one per (platform, chat, user)."""
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import DialogState
+
+
+async def load(session: AsyncSession, platform: str, chat_id: str, user_id: str):
+    # Locked on PostgreSQL so two workers never advance one dialog at once.
+    return await session.get(
+        DialogState, (platform, chat_id, user_id), with_for_update=True
+    )
+
+
+async def save(
+    session: AsyncSession,
+    key: tuple[str, str, str],
+    *,
+    flow: str,
+    step: str,
+    token: str,
+    data: dict,
+    now: dt.datetime,
+    timeout: dt.timedelta,
+) -> None:
+    row = await session.get(DialogState, key)
+    if row is None:
+        row = DialogState(platform=key[0], chat_id=key[1], user_id=key[2])
+        session.add(row)
+    row.flow, row.step, row.token = flow, step, token
+    row.data = dict(data)  # a new object, so the JSON column is seen as changed
+    row.updated_at = now
+    row.expires_at = now + timeout
+
+
+async def delete(session: AsyncSession, key: tuple[str, str, str]) -> None:
+    row = await session.get(DialogState, key)
+    if row is not None:
+        await session.delete(row)

@@ -1,0 +1,58 @@
+"""Looking people up: members by chat identity, by name or id."""
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from storage.models import Identity, Member, Project
+
+# Everything a handler shows about a member, loaded up front (async: no lazy loads).
+MEMBER_LOAD = (
+    selectinload(Member.roles),
+    selectinload(Member.zones),
+    selectinload(Member.project),
+)
+
+
+async def member_by_identity(
+    session: AsyncSession, platform: str, external_id: str
+) -> Member | None:
+    stmt = (
+        sa.select(Member)
+        .join(Identity, Identity.member_id == Member.id)
+        .where(Identity.platform == platform, Identity.external_id == external_id)
+        .options(*MEMBER_LOAD)
+    )
+    member = (await session.execute(stmt)).scalar_one_or_none()
+    if member is None and platform == "wecom":
+        # WeCom users are known by the userid the directory import gave them.
+        stmt = sa.select(Member).where(Member.wecom_userid == external_id).options(*MEMBER_LOAD)
+        member = (await session.execute(stmt)).scalar_one_or_none()
+    return member
+
+
+async def get_member(session: AsyncSession, member_id: int) -> Member | None:
+    stmt = sa.select(Member).where(Member.id == member_id).options(*MEMBER_LOAD)
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def find_members(
+    session: AsyncSession, name_or_id: str, project_code: str | None = None
+) -> list[Member]:
+    """Members matching an id or an exact name (several when the name repeats across projects)."""
+    stmt = sa.select(Member).join(Project).options(*MEMBER_LOAD).order_by(Member.id)
+    if project_code:
+        stmt = stmt.where(Project.code == project_code)
+    key = name_or_id.strip()
+    if key.isdigit():
+        stmt = stmt.where(sa.or_(Member.id == int(key), Member.name == key))
+    else:
+        stmt = stmt.where(Member.name == key)
+    return list((await session.execute(stmt)).scalars())
+
+
+async def project_by_code(session: AsyncSession, code: str) -> Project | None:
+    return (
+        await session.execute(sa.select(Project).where(Project.code == code))
+    ).scalar_one_or_none()

@@ -1,0 +1,206 @@
+"""SQLAlchemy models: the directory (projects, zones, members), chat identities,
+invite codes, dialog state and de-duplication marks.
+
+Times are stored as naive UTC and handed back as aware UTC (see UTCDateTime),
+so SQLite and PostgreSQL behave the same.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import enum
+
+import sqlalchemy as sa
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(sa.TypeDecorator):
+    """Aware datetimes in, aware UTC datetimes out, naive UTC on disk."""
+
+    impl = sa.DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(dt.timezone.utc).replace(tzinfo=None)
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        return value.replace(tzinfo=dt.timezone.utc)
+
+
+class Base(DeclarativeBase):
+    metadata = sa.MetaData(naming_convention=NAMING)
+
+
+class ZoneKind(str, enum.Enum):
+    office = "办公区"
+    living = "生活区"
+    site = "施工现场"
+
+
+class Role(str, enum.Enum):
+    member = "member"
+    vanguard = "vanguard"
+    leader = "leader"
+    secretary = "secretary"
+    safety_officer = "safety_officer"
+    committee = "committee"
+    assignee = "assignee"
+    worker = "worker"
+
+
+class Project(Base):
+    __tablename__ = "projects"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(sa.String(32), unique=True)
+    name: Mapped[str] = mapped_column(sa.String(200))
+    branch: Mapped[str] = mapped_column(sa.String(200))  # the project's Party branch
+
+    zones: Mapped[list[Zone]] = relationship(back_populates="project", order_by="Zone.id")
+
+
+class Zone(Base):
+    __tablename__ = "zones"
+    __table_args__ = (sa.UniqueConstraint("project_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(sa.ForeignKey("projects.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(sa.String(200))
+    kind: Mapped[str] = mapped_column(sa.String(16))  # a ZoneKind value
+    # Optional geofence: all three or none.
+    latitude: Mapped[float | None] = mapped_column(sa.Float)
+    longitude: Mapped[float | None] = mapped_column(sa.Float)
+    radius_m: Mapped[int | None] = mapped_column(sa.Integer)
+
+    project: Mapped[Project] = relationship(back_populates="zones")
+
+
+member_zones = sa.Table(
+    "member_zones",
+    Base.metadata,
+    sa.Column("member_id", sa.ForeignKey("members.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("zone_id", sa.ForeignKey("zones.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
+class Member(Base):
+    __tablename__ = "members"
+    __table_args__ = (sa.UniqueConstraint("project_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("projects.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(sa.String(100))
+    active: Mapped[bool] = mapped_column(sa.Boolean, default=True)
+    leave_until: Mapped[dt.date | None] = mapped_column(sa.Date)
+    # WeCom users are known by their userid from the import: no invite code needed.
+    wecom_userid: Mapped[str | None] = mapped_column(sa.String(64), unique=True)
+    locale: Mapped[str | None] = mapped_column(sa.String(8))  # chosen with /lang
+    joined_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+    project: Mapped[Project] = relationship()
+    roles: Mapped[list[MemberRole]] = relationship(
+        cascade="all, delete-orphan", order_by="MemberRole.role"
+    )
+    zones: Mapped[list[Zone]] = relationship(secondary=member_zones, order_by="Zone.id")
+
+    @property
+    def role_names(self) -> set[str]:
+        return {r.role for r in self.roles}
+
+
+class MemberRole(Base):
+    __tablename__ = "member_roles"
+
+    member_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("members.id", ondelete="CASCADE"), primary_key=True
+    )
+    role: Mapped[str] = mapped_column(sa.String(32), primary_key=True)  # a Role value
+
+
+class Identity(Base):
+    """A chat account (platform + the platform's user id) bound to a member."""
+
+    __tablename__ = "identities"
+    __table_args__ = (sa.UniqueConstraint("platform", "external_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    platform: Mapped[str] = mapped_column(sa.String(16))
+    external_id: Mapped[str] = mapped_column(sa.String(128))
+    member_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("members.id", ondelete="CASCADE"), index=True
+    )
+    bound_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    # Set when the platform says the user can no longer be reached (blocked the bot).
+    unreachable_since: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+    member: Mapped[Member] = relationship()
+
+
+class InviteCode(Base):
+    """Single-use code that binds a chat account. Only its hash is kept."""
+
+    __tablename__ = "invite_codes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    member_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("members.id", ondelete="CASCADE"), index=True
+    )
+    code_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+    member: Mapped[Member] = relationship()
+
+
+class AttemptCounter(Base):
+    """Failed attempts per key within a window (wrong invite codes, and later receipts)."""
+
+    __tablename__ = "attempt_counters"
+
+    key: Mapped[str] = mapped_column(sa.String(128), primary_key=True)
+    window_start: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    failures: Mapped[int] = mapped_column(sa.Integer, default=0)
+
+
+class DialogState(Base):
+    """Where one user stands in one conversation, so it survives restarts."""
+
+    __tablename__ = "dialog_states"
+
+    platform: Mapped[str] = mapped_column(sa.String(16), primary_key=True)
+    chat_id: Mapped[str] = mapped_column(sa.String(128), primary_key=True)
+    user_id: Mapped[str] = mapped_column(sa.String(128), primary_key=True)
+    flow: Mapped[str] = mapped_column(sa.String(64))
+    step: Mapped[str] = mapped_column(sa.String(64))
+    data: Mapped[dict] = mapped_column(sa.JSON, default=dict)
+    # Changes with every question asked, so a button from an older question is recognised.
+    token: Mapped[str] = mapped_column(sa.String(16))
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class ProcessedMessage(Base):
+    """A platform message already handled: a redelivery is ignored."""
+
+    __tablename__ = "processed_messages"
+
+    platform: Mapped[str] = mapped_column(sa.String(16), primary_key=True)
+    message_id: Mapped[str] = mapped_column(sa.String(128), primary_key=True)
+    processed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)

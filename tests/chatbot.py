@@ -1,0 +1,111 @@
+"""A test adapter in the spirit of Errbot's testbot: a user says or taps
+something, the test reads the bot's replies. It drives the real engine and a
+real database; only the phone is simulated."""
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+
+from bot.core.contract import (
+    AskLocation,
+    AskPhoto,
+    ChatType,
+    Choices,
+    Incoming,
+    Kind,
+    OpenPrivateChat,
+    Photo,
+    Reply,
+    Text,
+)
+from bot.core.engine import Engine
+
+
+@dataclass
+class Said:
+    """The bot's replies to one message."""
+
+    replies: list[Reply]
+
+    @property
+    def text(self) -> str:
+        parts = []
+        for r in self.replies:
+            if isinstance(r, Text):
+                parts.append(r.text)
+            elif isinstance(r, (Choices, AskLocation, AskPhoto, OpenPrivateChat)):
+                parts.append(r.prompt)
+        return "\n".join(parts)
+
+    @property
+    def choices(self) -> Choices | None:
+        return next((r for r in reversed(self.replies) if isinstance(r, Choices)), None)
+
+    @property
+    def buttons(self) -> list[str]:
+        return [o.label for o in self.choices.options] if self.choices else []
+
+    def __contains__(self, needle: str) -> bool:
+        return needle in self.text
+
+    def __repr__(self) -> str:
+        return f"Said({self.text!r}, buttons={self.buttons})"
+
+
+@dataclass
+class ChatUser:
+    bot: TestBot
+    user_id: str
+    chat_id: str
+    chat_type: ChatType = ChatType.private
+    language: str | None = None
+    last: Said | None = field(default=None, repr=False)
+
+    async def send(self, kind: Kind, **fields) -> Said:
+        msg = Incoming(platform=self.bot.platform, chat_id=self.chat_id, user_id=self.user_id,
+                       chat_type=self.chat_type, kind=kind, language=self.language,
+                       message_id=fields.pop("message_id", None) or self.bot.next_id(), **fields)
+        self.last = Said(await self.bot.engine.handle(msg))
+        if self.last.choices is not None:
+            self._buttons = self.last.choices
+        return self.last
+
+    async def say(self, text: str, **fields) -> Said:
+        """Typed text; a leading slash makes it a command, as a platform marks it."""
+        if text.startswith("/"):
+            head, _, rest = text[1:].partition(" ")
+            return await self.send(Kind.command, command=head, text=rest.strip(), **fields)
+        return await self.send(Kind.text, text=text, **fields)
+
+    async def tap(self, label: str, choices: Choices | None = None) -> Said:
+        """Tap a button of the latest question that had buttons (or of `choices`)."""
+        choices = choices or getattr(self, "_buttons", None)
+        assert choices is not None, "no buttons to tap"
+        option = next((o for o in choices.options if o.label == label), None)
+        assert option is not None, f"no button {label!r} in {[o.label for o in choices.options]}"
+        return await self.send(Kind.choice, choice=option.value, token=choices.token)
+
+    async def photo(self, data: bytes = b"\xff\xd8photo") -> Said:
+        async def read() -> bytes:
+            return data
+
+        return await self.send(Kind.photo, photo=Photo(ref="test-photo", read=read))
+
+    async def location(self, latitude: float, longitude: float) -> Said:
+        return await self.send(Kind.location, latitude=latitude, longitude=longitude)
+
+
+class TestBot:
+    __test__ = False  # not a pytest test class
+
+    def __init__(self, engine: Engine, platform: str = "test"):
+        self.engine = engine
+        self.platform = platform
+
+    def next_id(self) -> str:
+        return uuid.uuid4().hex  # unique across restarted bots on one database
+
+    def user(self, user_id: str = "u1", *, chat_id: str | None = None,
+             group: bool = False, language: str | None = None) -> ChatUser:
+        chat_type = ChatType.group if group else ChatType.private
+        return ChatUser(self, user_id, chat_id or user_id, chat_type, language)

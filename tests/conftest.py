@@ -1,0 +1,132 @@
+"""Shared fixtures: a migrated database per test, on SQLite and (when
+REDSHIELD_TEST_DATABASE_URL is set) on PostgreSQL, and the chat test bot."""
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import datetime as dt
+import os
+import shutil
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+
+from bot.config import default_config
+from storage.db import create_engine, normalize_url, session_factory, upgrade_sync
+from storage.models import Base
+
+PG_URL = os.environ.get("REDSHIELD_TEST_DATABASE_URL")
+
+
+@dataclass
+class Database:
+    url: str
+    schema: str | None
+    engine: AsyncEngine
+    sessions: async_sessionmaker
+
+    @property
+    def backend(self) -> str:
+        return self.engine.dialect.name
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory) -> str:
+    """One migrated SQLite file, copied for each test (faster than migrating each time)."""
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    upgrade_sync(f"sqlite+aiosqlite:///{path}")
+    return str(path)
+
+
+@pytest.fixture(scope="session")
+def pg_schema():
+    """A schema of our own on the test server, migrated once and dropped at the end."""
+    if not PG_URL:
+        pytest.skip("REDSHIELD_TEST_DATABASE_URL is not set: PostgreSQL run skipped")
+    schema = f"rs_test_{uuid.uuid4().hex[:10]}"
+
+    async def run(sql: str):
+        engine = create_engine(PG_URL)
+        try:
+            async with engine.begin() as conn:
+                await conn.execute(sa.text(sql))
+        finally:
+            await engine.dispose()
+
+    _blocking(run(f'CREATE SCHEMA "{schema}"'))
+    try:
+        upgrade_sync(PG_URL, schema=schema)
+        yield schema
+    finally:
+        _blocking(run(f'DROP SCHEMA "{schema}" CASCADE'))
+
+
+def _blocking(coro):
+    """Run a coroutine to the end from a session fixture, which may be set up while
+    a test's loop is running."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def db(request, tmp_path) -> Database:
+    if request.param == "sqlite":
+        path = tmp_path / "test.db"
+        shutil.copy(request.getfixturevalue("sqlite_template"), path)
+        url, schema = f"sqlite+aiosqlite:///{path}", None
+    else:
+        schema = request.getfixturevalue("pg_schema")
+        url = normalize_url(PG_URL)
+    engine = create_engine(url, schema=schema)
+    try:
+        yield Database(url, schema, engine, session_factory(engine))
+    finally:
+        if schema:
+            tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+            async with engine.begin() as conn:
+                await conn.execute(sa.text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        await engine.dispose()
+
+
+class Clock:
+    """A clock the test moves by hand."""
+
+    def __init__(self, start: dt.datetime):
+        self.now = start
+
+    def __call__(self) -> dt.datetime:
+        return self.now
+
+    def advance(self, **delta) -> None:
+        self.now += dt.timedelta(**delta)
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock(dt.datetime(2026, 11, 23, 2, 0, tzinfo=dt.timezone.utc))  # Mon 10:00 Shanghai
+
+
+@pytest.fixture
+def config(db):
+    base = default_config()
+    return dataclasses.replace(
+        base, database=dataclasses.replace(base.database, url=db.url)
+    )
+
+
+@pytest.fixture
+def engine(db, config, clock):
+    from bot.app import build_engine
+
+    return build_engine(config, db.sessions, clock)
+
+
+@pytest.fixture
+def chat(engine):
+    from tests.chatbot import TestBot
+
+    return TestBot(engine)
