@@ -140,9 +140,8 @@ class Ctx:
 
     @property
     def step(self) -> Step | None:
-        if self.dialog is None:
-            return None
-        return self._flows[self.dialog.flow].steps.get(self.dialog.step)
+        flow = self._flows.get(self.dialog.flow) if self.dialog else None
+        return flow.steps.get(self.dialog.step) if flow else None
 
     async def start(self, flow: Flow, data: dict[str, Any] | None = None) -> None:
         self.dialog = Dialog(flow.name, flow.first, new_token(), dict(data or {}))

@@ -1,0 +1,222 @@
+"""`redshield`: the one console command (init, import, invite, chat, run)."""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from pathlib import Path
+
+from bot.config import Config, ConfigError, load_config
+
+log = logging.getLogger("redshield")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    try:
+        config = load_config(args.config)
+    except ConfigError as err:
+        print(f"configuration error in {args.config or 'config.toml'}:\n{err}", file=sys.stderr)
+        return 2
+    try:
+        return asyncio.run(args.func(config, args)) or 0
+    except KeyboardInterrupt:
+        return 130
+    except CliError as err:
+        print(err, file=sys.stderr)
+        return 2
+
+
+class CliError(Exception):
+    """A problem the operator can fix; printed without a traceback."""
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="redshield", description="红盾 Red Shield safety-patrol bot")
+    p.add_argument("--config", metavar="PATH", default=None,
+                   help="config file (default ./config.toml; built-in defaults if absent)")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    sub.add_parser("init", help="create or migrate the database").set_defaults(func=cmd_init)
+
+    imp = sub.add_parser("import", help="load projects, zones and members (TOML or CSV)")
+    imp.add_argument("file", type=Path)
+    imp.add_argument("--encoding", default="utf-8", help="file encoding, e.g. gbk (default utf-8)")
+    imp.set_defaults(func=cmd_import)
+
+    inv = sub.add_parser("invite", help="issue a fresh invite code for a member")
+    inv.add_argument("member", help="member name or id")
+    inv.add_argument("--project", help="project code, when the name is in several projects")
+    inv.set_defaults(func=cmd_invite)
+
+    chat = sub.add_parser("chat", help="chat with the bot in this terminal")
+    chat.add_argument("--member", required=True, help="member name or id to chat as")
+    chat.add_argument("--project", help="project code, when the name is in several projects")
+    chat.set_defaults(func=cmd_chat)
+
+    run = sub.add_parser("run", help="run the bot (console demo when no platform is configured)")
+    run.add_argument("--member", help="console mode: member to chat as (default: the demo's)")
+    run.set_defaults(func=cmd_run)
+    return p
+
+
+# ---- shared set-up
+
+
+async def open_db(config: Config):
+    """Migrate if needed and return (engine, sessions)."""
+    from storage.db import create_engine, session_factory, upgrade
+
+    await upgrade(config.database.url)
+    engine = create_engine(config.database.url)
+    return engine, session_factory(engine)
+
+
+def _now():
+    from bot.core.engine import utcnow
+
+    return utcnow()
+
+
+# ---- commands
+
+
+async def cmd_init(config: Config, args) -> int:
+    from storage.db import upgrade
+
+    await upgrade(config.database.url)
+    print(f"database ready: {_safe_url(config.database.url)}")
+    return 0
+
+
+async def cmd_import(config: Config, args) -> int:
+    from handlers.directory_import import ImportProblems, apply_directory, format_result, parse_directory
+
+    try:
+        data = args.file.read_bytes()
+    except OSError as err:
+        raise CliError(f"cannot read {args.file}: {err.strerror}") from None
+    try:
+        directory = parse_directory(data, args.file.name, encoding=args.encoding)
+    except ImportProblems as problems:
+        print(f"{problems}\nnothing was imported.", file=sys.stderr)
+        return 1
+    engine, sessions = await open_db(config)
+    try:
+        async with sessions() as s, s.begin():
+            result = await apply_directory(s, directory, now=_now(),
+                                           invite_ttl_days=config.invites.ttl_days)
+    except ImportProblems as problems:
+        print(f"{problems}\nnothing was imported.", file=sys.stderr)
+        return 1
+    finally:
+        await engine.dispose()
+    print(format_result(result))
+    return 0
+
+
+async def _one_member(sessions, name_or_id: str, project: str | None):
+    from storage.directory import find_members
+
+    async with sessions() as s:
+        found = await find_members(s, name_or_id, project)
+    if not found:
+        raise CliError(f"no member {name_or_id!r}" + (f" in project {project}" if project else ""))
+    if len(found) > 1:
+        listing = "\n".join(f"  id {m.id}: {m.name} ({m.project.code})" for m in found)
+        raise CliError(f"{name_or_id!r} matches several members; give the id or --project:\n{listing}")
+    return found[0]
+
+
+async def cmd_invite(config: Config, args) -> int:
+    from handlers import invites
+    from storage.directory import get_member
+
+    engine, sessions = await open_db(config)
+    try:
+        member = await _one_member(sessions, args.member, args.project)
+        async with sessions() as s, s.begin():
+            member = await get_member(s, member.id)
+            code = await invites.issue(s, member, _now(), config.invites.ttl_days)
+    finally:
+        await engine.dispose()
+    print(f"{member.name} ({member.project.code}): {code}")
+    print(f"valid {config.invites.ttl_days} days, once; earlier codes for this member no longer work.")
+    print(f"the member sends: /start {code}")
+    return 0
+
+
+async def cmd_chat(config: Config, args) -> int:
+    engine, sessions = await open_db(config)
+    try:
+        user_id = await _console_user(sessions, args.member, args.project)
+        await _console(config, sessions, user_id)
+    finally:
+        await engine.dispose()
+    return 0
+
+
+async def _console_user(sessions, name_or_id: str, project: str | None) -> str:
+    from bot.demo import console_user_id
+
+    try:
+        return console_user_id(await _one_member(sessions, name_or_id, project))
+    except CliError as err:
+        if "several" in str(err):
+            raise
+        # Someone not in the directory: chat as a stranger, to see what they would see.
+        print(f"({err}: chatting as an unknown user)", file=sys.stderr)
+        return f"guest-{name_or_id}"
+
+
+async def _console(config: Config, sessions, user_id: str) -> None:
+    from bot.adapters.console import ConsoleChat
+    from bot.app import build_engine
+
+    await ConsoleChat(build_engine(config, sessions), user_id).run()
+
+
+async def cmd_run(config: Config, args) -> int:
+    from bot import demo
+
+    if config.telegram_enabled or config.wecom_enabled:
+        raise CliError("the Telegram and WeCom adapters are not part of this version yet; "
+                       "remove their settings to run the console demo")
+    engine, sessions = await open_db(config)
+    try:
+        loaded = await demo.load_demo(sessions, _now(), config.invites.ttl_days)
+        member = args.member or demo.DEMO_USER
+        user_id = await _console_user(sessions, member, None)
+        print(_banner(loaded, member), flush=True)
+        await _console(config, sessions, user_id)
+    finally:
+        await engine.dispose()
+    return 0
+
+
+def _banner(loaded, member: str) -> str:
+    from bot import demo
+
+    lines = ["红盾 Red Shield · console (no chat platform configured)"]
+    if loaded.created:
+        lines.append(f"demo project {demo.DEMO_PROJECT} created in the database")
+        if loaded.invite:
+            name, code = loaded.invite
+            lines.append(f"{name} has no account yet: `redshield chat --member {name}`, "
+                         f"then /start {code}")
+    lines.append(f"chatting as {member}; try: 帮助, /me, /lang   (Ctrl-D to quit)")
+    return "\n".join(lines) + "\n"
+
+
+def _safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
