@@ -183,10 +183,15 @@ async def _console(config: Config, sessions, user_id: str) -> None:
 async def cmd_run(config: Config, args) -> int:
     from bot import demo
 
-    if config.telegram_enabled or config.wecom_enabled:
-        raise CliError("the Telegram and WeCom adapters are not part of this version yet; "
-                       "remove their settings to run the console demo")
     engine, sessions = await open_db(config)
+    if config.telegram_enabled or config.wecom_enabled:
+        from bot.runner import serve
+
+        try:
+            await serve(config, engine, sessions)
+        finally:
+            await engine.dispose()
+        return 0
     try:
         loaded = await demo.load_demo(sessions, _now(), config.invites.ttl_days)
         member = args.member or demo.DEMO_USER

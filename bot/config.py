@@ -479,6 +479,10 @@ def _check_telegram(v: _Validator) -> None:
         elif url and _is_http_url(url) and urlsplit(url).scheme != "https":
             # Telegram only delivers webhooks to https endpoints.
             v.fail("telegram", "webhook_url", f"must be an https URL when telegram.mode is webhook (got {url!r})")
+        if v.get("telegram", "webhook_secret") == "":
+            # Without it anyone who finds the URL could post updates as any user.
+            v.fail("telegram", "webhook_secret",
+                   "is required when telegram.mode is webhook (REDSHIELD_TELEGRAM_WEBHOOK_SECRET)")
 
     secret = v.get("telegram", "webhook_secret")
     if secret and not _WEBHOOK_SECRET_RE.fullmatch(secret):

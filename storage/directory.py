@@ -56,3 +56,24 @@ async def project_by_code(session: AsyncSession, code: str) -> Project | None:
     return (
         await session.execute(sa.select(Project).where(Project.code == code))
     ).scalar_one_or_none()
+
+
+async def mark_unreachable(session: AsyncSession, platform: str, external_id: str, now) -> bool:
+    """The platform says this account can no longer be written to (blocked the bot)."""
+    result = await session.execute(
+        sa.update(Identity)
+        .where(Identity.platform == platform, Identity.external_id == external_id,
+               Identity.unreachable_since.is_(None))
+        .values(unreachable_since=now)
+    )
+    return result.rowcount > 0
+
+
+async def mark_reachable(session: AsyncSession, platform: str, external_id: str) -> None:
+    """They wrote to us again, so they can be written to."""
+    await session.execute(
+        sa.update(Identity)
+        .where(Identity.platform == platform, Identity.external_id == external_id,
+               Identity.unreachable_since.is_not(None))
+        .values(unreachable_since=None)
+    )

@@ -6,7 +6,7 @@ intents below; handlers see nothing else of a platform.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Awaitable, Callable
 
 
@@ -84,6 +84,8 @@ class Choices:
 class AskLocation:
     prompt: str
     skippable: bool = False
+    # Filled in by the engine in the user's language when left empty.
+    button_label: str = ""
     skip_label: str = ""
     token: str = ""
 
@@ -91,9 +93,10 @@ class AskLocation:
 @dataclass(frozen=True)
 class AskPhoto:
     prompt: str
-    many: bool = False
+    many: bool = False  # several photos, then the done button
     skippable: bool = False
-    done_label: str = ""
+    done_label: str = ""  # filled in by the engine when left empty
+    skip_label: str = ""
     token: str = ""
 
 
@@ -125,16 +128,3 @@ Reply = Text | Choices | AskLocation | AskPhoto | Image | Document | OpenPrivate
 # Values of options that replace an AskLocation / AskPhoto skip or done button.
 SKIP = "_skip"
 DONE = "_done"
-
-
-@dataclass
-class Outgoing:
-    """The replies to one incoming message, in order."""
-
-    replies: list[Reply] = field(default_factory=list)
-
-    def texts(self) -> list[str]:
-        out = []
-        for r in self.replies:
-            out.append(getattr(r, "text", None) or getattr(r, "prompt", None) or "")
-        return out

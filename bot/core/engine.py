@@ -19,7 +19,7 @@ from bot.core.contract import ChatType, Incoming, Kind, OpenPrivateChat, Reply, 
 from bot.core.flow import CANCEL_VALUE, KIND_HINTS, Command, Ctx, Dialog
 from bot.core.i18n import Translator, resolve_locale
 from bot.core.registry import Registry
-from storage import dedup, dialogs
+from storage import dedup, dialogs, directory
 from storage.directory import member_by_identity
 
 log = logging.getLogger("redshield.engine")
@@ -53,7 +53,7 @@ class Engine:
             error_id = secrets.token_hex(4)
             log.exception("error %s handling a %s message on %s", error_id, msg.kind.value,
                           msg.platform)
-            t = Translator(resolve_locale(None, msg.language, self.config.locale.default))
+            t = self.translator(msg.language)
             return [Text(t("出错了（编号 {id}），刚才的操作没有保存。请再试一次，或发送“取消”重新开始。")
                          .format(id=error_id))]
 
@@ -90,6 +90,16 @@ class Engine:
                                token=ctx.dialog.token, data=ctx.dialog.data, now=ctx.now,
                                timeout=self.timeout)
         return ctx.replies
+
+    async def mark_unreachable(self, platform: str, user_id: str) -> None:
+        """An adapter learnt that this account cannot be written to (blocked the bot)."""
+        async with self.sessions() as session, session.begin():
+            if await directory.mark_unreachable(session, platform, user_id, self.clock()):
+                log.info("a %s account is unreachable; it is marked so", platform)
+
+    def translator(self, language: str | None) -> Translator:
+        """For adapters' own messages, before or outside the engine (file too large, ...)."""
+        return Translator(resolve_locale(None, language, self.config.locale.default))
 
     # ---- routing
 
@@ -132,8 +142,8 @@ class Engine:
                 ctx.say(t("您没有使用此功能的权限。发送“帮助”查看可用功能。"))
                 return
         if command.private_only and ctx.msg.chat_type is ChatType.group:
-            ctx.send(OpenPrivateChat(t("此功能请在与我的私聊中使用。"), t("打开私聊"),
-                                     command.name))
+            param = "" if command.name == "start" else command.name  # see Registry._deep_link
+            ctx.send(OpenPrivateChat(t("此功能请在与我的私聊中使用。"), t("打开私聊"), param))
             return
         if ctx.dialog is not None and command.name not in ("help", "cancel"):
             ctx.dialog = None  # a new command replaces an unfinished one

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
 from bot.core.contract import (
+    DONE,
+    SKIP,
     AskLocation,
     AskPhoto,
     Choices,
@@ -172,9 +174,23 @@ class Ctx:
             cancel = Option(t("取消"), CANCEL_VALUE)
             self.dialog.data["_offered"] = [[o.label, o.value] for o in reply.options + (cancel,)]
             return replace(reply, options=reply.options + (cancel,), token=self.dialog.token)
+        if isinstance(reply, AskLocation):
+            reply = replace(reply, button_label=reply.button_label or t("📍 发送当前位置"),
+                            skip_label=reply.skip_label or (t("跳过") if reply.skippable else ""))
+            self._offer_labels((reply.skip_label, SKIP))
+        elif isinstance(reply, AskPhoto):
+            reply = replace(reply, done_label=reply.done_label or (t("完成") if reply.many else ""),
+                            skip_label=reply.skip_label or (t("跳过") if reply.skippable else ""))
+            self._offer_labels((reply.done_label, DONE), (reply.skip_label, SKIP))
         if isinstance(reply, (AskLocation, AskPhoto)):
             return replace(reply, prompt=reply.prompt + "\n" + t("（发送“取消”退出）"),
                            token=self.dialog.token)
         if isinstance(reply, Text):
             return Text(reply.text + "\n" + t("（发送“取消”退出）"))
         return reply
+
+    def _offer_labels(self, *pairs: tuple[str, str]) -> None:
+        """Typed skip / done labels count as the buttons they name."""
+        offered = [[label, value] for label, value in pairs if label]
+        if offered:
+            self.dialog.data["_offered"] = offered

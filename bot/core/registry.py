@@ -30,7 +30,7 @@ class Registry:
     def match(self, msg: Incoming) -> tuple[Command | None, str]:
         """The command a message invokes, with its argument text."""
         if msg.kind is Kind.command:
-            return self.commands.get((msg.command or "").lower()), msg.text
+            return self._deep_link(self.commands.get((msg.command or "").lower()), msg.text)
         if msg.kind is Kind.choice and msg.choice and msg.choice.startswith("/"):
             # Buttons that stand for a command ("开始巡查" in a reminder) never expire.
             return self._slash(msg.choice)
@@ -50,7 +50,17 @@ class Registry:
     def _slash(self, text: str) -> tuple[Command | None, str]:
         head, _, rest = text[1:].partition(" ")
         name = head.split("@", 1)[0].lower()  # "/me@RedShieldBot" in a group
-        return self.commands.get(name), rest.strip()
+        return self._deep_link(self.commands.get(name), rest.strip())
+
+    def _deep_link(self, command: Command | None, args: str) -> tuple[Command | None, str]:
+        """`/start report` (a link that opens the private chat) runs /report.
+        Case-sensitive: links carry lower-case names, invite codes are upper case."""
+        if command is not None and command.name == "start" and args:
+            name, _, rest = args.partition("-")
+            target = self.commands.get(name)
+            if target is not None and target.name != "start":
+                return target, rest
+        return command, args
 
     def slash_name(self, msg: Incoming) -> str | None:
         """The command name a message tried to use, known or not."""

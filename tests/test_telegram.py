@@ -1,0 +1,315 @@
+"""The Telegram adapter: the real PTB Application against a loopback fake Bot API,
+fed updates shaped like Telegram's."""
+from __future__ import annotations
+
+import dataclasses
+import time
+
+import httpx
+import pytest
+import sqlalchemy as sa
+from telegram import Update
+
+from bot.adapters.telegram import TelegramAdapter
+from bot.app import build_engine
+from bot.config import TelegramConfig
+from bot.core.contract import AskLocation, Choices, Incoming, Kind, Option, Text
+from bot.core.engine import Engine
+from bot.core.flow import Command, Ctx, Flow
+from bot.core.registry import Registry
+from bot.web import build_web_app
+from handlers import build_registry
+from storage.media import MediaStore
+from storage.models import Identity
+from tests import factories as f
+from tests.fakes.telegram_api import FakeBotAPI
+from tests.telegram_updates import tg_message, tg_tap
+
+GROUP = {"id": -100555, "type": "supergroup", "title": "项目部群"}
+
+
+@pytest.fixture
+async def api():
+    fake = FakeBotAPI()
+    await fake.start()
+    yield fake
+    await fake.stop()
+
+
+def tg_config(config, api, **changes):
+    telegram = TelegramConfig(token=api.token, base_url=api.base_url,
+                              base_file_url=api.base_file_url, **changes)
+    return dataclasses.replace(config, telegram=telegram)
+
+
+class Phone:
+    """Feeds updates to the adapter's real Application, as Telegram would."""
+
+    def __init__(self, adapter: TelegramAdapter, api: FakeBotAPI):
+        self.adapter, self.api = adapter, api
+
+    async def send(self, update: dict) -> list:
+        before = len(self.api.calls)
+        await self.adapter.app.process_update(Update.de_json(update, self.adapter.app.bot))
+        return self.api.calls[before:]
+
+    async def say(self, text: str, **kw) -> list:
+        return await self.send(tg_message(text, **kw))
+
+
+async def make_phone(config, api, engine, tmp_path) -> Phone:
+    adapter = TelegramAdapter(config, engine, MediaStore(tmp_path / "media"), retry_delays=(0, 0))
+    await adapter.app.initialize()
+    return Phone(adapter, api)
+
+
+@pytest.fixture
+async def phone(config, api, db, clock, tmp_path):
+    cfg = tg_config(config, api)
+    phone = await make_phone(cfg, api, build_engine(cfg, db.sessions, clock), tmp_path)
+    yield phone
+    await phone.adapter.app.shutdown()
+
+
+@pytest.fixture
+async def code(db):
+    async with db.sessions() as s, s.begin():
+        p = await f.project(s)
+        z = await f.zone(s, p)
+        zhang = await f.member(s, p, "张三", roles=("member", "vanguard"), zones=[z])
+        return await f.invite(s, zhang)
+
+
+def texts(calls) -> str:
+    return "\n".join(c["text"] for c in calls if c.method in ("sendMessage", "editMessageText"))
+
+
+# ---- conversations
+
+
+async def test_onboarding_me_and_help_buttons(phone, code, db):
+    calls = await phone.say(f"/start {code}")
+    assert "绑定成功" in texts(calls)
+    help_message = calls[-1]
+    assert "我的" in [b["text"] for b in help_message.buttons]
+
+    calls = await phone.send(tg_tap(help_message, "我的"))
+    assert calls[0].method == "answerCallbackQuery"
+    assert "张三 · 示例项目" in texts(calls)
+    async with db.sessions() as s:
+        assert (await s.execute(sa.select(Identity.external_id))).scalar_one() == "4242"
+
+
+async def test_deep_link_start_carries_the_code(phone, code):
+    # t.me/RedShieldTestBot?start=CODE arrives as "/start CODE".
+    assert "绑定成功" in texts(await phone.say(f"/start {code.replace('-', '')}"))
+
+
+async def test_choices_become_inline_buttons_and_show_the_answer(phone, code):
+    await phone.say(f"/start {code}")
+    question = (await phone.say("/lang"))[-1]
+    assert [b["text"] for b in question.buttons] == ["中文", "English", "取消"]
+    assert all(len(b["callback_data"].encode()) <= 64 for b in question.buttons)
+    assert all("4242" not in b["callback_data"] for b in question.buttons)
+
+    calls = await phone.send(tg_tap(question, "English"))
+    methods = [c.method for c in calls]
+    assert methods[0] == "answerCallbackQuery" and "editMessageText" in methods
+    assert "› English" in texts(c for c in calls if c.method == "editMessageText")
+    assert "English from now on" in texts(calls)
+
+    stale = await phone.send(tg_tap(question, "中文"))
+    assert stale[0].method == "answerCallbackQuery"
+    assert "expired" in texts(stale)
+
+
+async def test_group_chat_only_commands_addressed_to_us(phone, code):
+    assert await phone.say("大家好", chat=GROUP) == []
+    assert await phone.say("/me@SomeOtherBot", chat=GROUP) == []
+    calls = await phone.say(f"/start@RedShieldTestBot {code}", chat=GROUP)
+    assert "私聊" in texts(calls)
+    assert calls[-1].buttons[0]["url"] == "https://t.me/RedShieldTestBot"
+    await phone.say(f"/start {code}")
+    assert "张三" in texts(await phone.say("/me@RedShieldTestBot", chat=GROUP))
+
+
+async def test_an_update_is_processed_once(phone, code):
+    update = tg_message(f"/start {code}")
+    first = await phone.send(update)
+    again = await phone.send(update)
+    assert "绑定成功" in texts(first) and again == []
+
+
+async def test_commands_menu_in_chinese_and_english(api, config, db, clock, tmp_path):
+    cfg = tg_config(config, api)
+    adapter = TelegramAdapter(cfg, build_engine(cfg, db.sessions, clock), MediaStore(tmp_path))
+    await adapter.app.initialize()
+    await adapter._set_commands()
+    await adapter.app.shutdown()
+    menus = {c.params.get("language_code"): c["commands"] for c in api.sent("setMyCommands")}
+    assert set(menus) == {None, "zh", "en"}
+    assert {"command": "me", "description": "我的信息"} in menus["zh"]
+    assert {"command": "me", "description": "my details"} in menus["en"]
+
+
+# ---- media
+
+
+async def test_largest_photo_is_downloaded_into_the_media_store(phone, api, tmp_path):
+    api.files["photos/big.jpg"] = b"\xff\xd8 the large one"
+    sizes = [{"file_id": "small", "file_unique_id": "s", "width": 90, "height": 90, "file_size": 10},
+             {"file_id": "big", "file_unique_id": "b", "width": 1280, "height": 960, "file_size": 17}]
+    calls = await phone.send(tg_message(photo=sizes))
+    assert [c["file_id"] for c in calls if c.method == "getFile"] == ["big"]
+    stored = [p for p in (tmp_path / "media").rglob("*.jpg")]
+    assert [p.read_bytes() for p in stored] == [b"\xff\xd8 the large one"]
+
+
+async def test_too_large_photo_is_refused_before_download(phone):
+    sizes = [{"file_id": "huge", "file_unique_id": "h", "width": 9000, "height": 9000,
+              "file_size": 21 * 1024 * 1024}]
+    calls = await phone.send(tg_message(photo=sizes))
+    assert "照片太大" in texts(calls) and "20 MB" in texts(calls)
+    assert not [c for c in calls if c.method == "getFile"]
+
+
+async def test_image_documents_are_photos_other_documents_refused(phone, api, tmp_path):
+    api.files["photos/doc1.jpg"] = b"\x89PNG image"
+    doc = {"file_id": "doc1", "file_unique_id": "d1", "file_name": "hazard.png",
+           "mime_type": "image/png", "file_size": 10}
+    await phone.send(tg_message(document=doc))
+    assert [p.read_bytes() for p in (tmp_path / "media").rglob("*.*")] == [b"\x89PNG image"]
+
+    pdf = {"file_id": "doc2", "file_unique_id": "d2", "file_name": "a.pdf",
+           "mime_type": "application/pdf", "file_size": 10}
+    assert "只能接收照片" in texts(await phone.send(tg_message(document=pdf)))
+
+
+# ---- rendering, through a probe registry whose flow asks for a location
+
+
+def probe_registry() -> Registry:
+    from handlers import help as help_
+
+    registry = Registry()
+    where = registry.flow(Flow("where"))
+
+    async def ask_where(ctx: Ctx):
+        return AskLocation("你在哪里？", skippable=True)
+
+    @where.step("loc", accepts={Kind.location, Kind.choice}, ask=ask_where)
+    async def got(ctx: Ctx, msg: Incoming) -> None:
+        ctx.finish()
+        ctx.say("跳过了" if msg.kind is Kind.choice else f"收到 {msg.latitude:.4f},{msg.longitude:.4f}")
+
+    async def start_where(ctx: Ctx, msg: Incoming) -> None:
+        await ctx.start(where)
+
+    async def long(ctx: Ctx, msg: Incoming) -> None:
+        ctx.say("\n".join("很长的一行<b>" + "安" * 90 for _ in range(100)))
+
+    async def broken(ctx: Ctx, msg: Incoming) -> None:
+        ctx.send(Choices("选", (Option("x", "v" * 80),)))
+
+    for name, fn in (("where", start_where), ("long", long), ("broken", broken)):
+        registry.command(Command(name, fn, name, public=True))
+    help_.build(registry)
+    return registry
+
+
+@pytest.fixture
+async def probe(config, api, db, clock, tmp_path):
+    cfg = tg_config(config, api)
+    phone = await make_phone(cfg, api, Engine(cfg, db.sessions, probe_registry(), clock), tmp_path)
+    yield phone
+    await phone.adapter.app.shutdown()
+
+
+async def test_location_keyboard_then_removed(probe):
+    ask = (await probe.say("/where"))[-1]
+    keyboard = ask["reply_markup"]["keyboard"]
+    assert keyboard[0][0]["request_location"] is True and keyboard[1][0]["text"] == "跳过"
+    calls = await probe.send(tg_message(location={"latitude": 31.2304, "longitude": 121.4737}))
+    assert "收到 31.2304,121.4737" in texts(calls)
+    assert calls[-1]["reply_markup"] == {"remove_keyboard": True}
+
+
+async def test_live_location_first_fix_taken_edits_ignored(probe):
+    await probe.say("/where")
+    live = {"latitude": 31.0, "longitude": 121.0, "live_period": 900}
+    assert "收到 31.0000,121.0000" in texts(await probe.send(tg_message(location=live)))
+    moved = tg_message(location={"latitude": 31.1, "longitude": 121.1, "live_period": 900})
+    moved["edited_message"] = moved.pop("message")
+    moved["edited_message"]["edit_date"] = int(time.time())
+    assert await probe.send(moved) == []
+
+
+async def test_skip_button_of_the_location_keyboard(probe):
+    await probe.say("/where")
+    assert "跳过了" in texts(await probe.say("跳过"))
+
+
+async def test_long_text_is_split_and_sent_as_typed(probe):
+    calls = await probe.say("/long")
+    sent = [c["text"] for c in calls if c.method == "sendMessage"]
+    assert len(sent) == 3 and all(len(t) <= 4096 for t in sent)
+    assert "parse_mode" not in calls[0].params and "<b>" in sent[0]
+
+
+async def test_unexpected_failure_reaches_the_user_with_an_id(probe, caplog):
+    calls = await probe.say("/broken")
+    assert "出错了（编号" in texts(calls)
+    error_id = texts(calls).split("编号 ")[1][:8]
+    assert error_id in caplog.text
+
+
+# ---- failures
+
+
+async def test_blocked_user_is_marked_unreachable_and_not_retried(phone, api, code, db):
+    await phone.say(f"/start {code}")
+    api.fail_next("sendMessage", 403, "Forbidden: bot was blocked by the user")
+    calls = await phone.say("/me")
+    assert len([c for c in calls if c.method == "sendMessage"]) == 1
+    async with db.sessions() as s:
+        identity = (await s.execute(sa.select(Identity))).scalar_one()
+    assert identity.unreachable_since is not None
+
+
+async def test_network_errors_are_retried(phone, api, code):
+    api.fail_next("sendMessage", 502, "Bad Gateway")
+    calls = await phone.say(f"/start {code}")
+    sends = [c for c in calls if c.method == "sendMessage"]
+    assert "绑定成功" in sends[0]["text"] and sends[0]["text"] == sends[1]["text"]
+
+
+async def test_flood_limit_is_waited_out(phone, api, code):
+    api.fail_next("sendMessage", 429, "Too Many Requests: retry after 1", retry_after=1)
+    calls = await phone.say(f"/start {code}")
+    assert len([c for c in calls if c.method == "sendMessage" and "绑定成功" in c["text"]]) == 2
+
+
+# ---- webhook
+
+
+async def test_webhook_checks_the_secret(api, config, db, clock, tmp_path, code):
+    cfg = tg_config(config, api, mode="webhook", webhook_url="https://bot.example.com/telegram/webhook",
+                    webhook_secret="s3cret-token")
+    adapter = TelegramAdapter(cfg, build_engine(cfg, db.sessions, clock), MediaStore(tmp_path))
+    await adapter.start()
+    try:
+        assert api.sent("setWebhook")[0]["secret_token"] == "s3cret-token"
+        app = build_web_app(db.engine, adapter.routes())
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://t") as web:
+            update = tg_message(f"/start {code}")
+            assert (await web.post("/telegram/webhook", json=update)).status_code == 403
+            wrong = {"X-Telegram-Bot-Api-Secret-Token": "s3cret-tokeN"}
+            assert (await web.post("/telegram/webhook", json=update, headers=wrong)).status_code == 403
+            right = {"X-Telegram-Bot-Api-Secret-Token": "s3cret-token"}
+            assert (await web.post("/telegram/webhook", content=b"{not json", headers=right)).status_code == 400
+            assert (await web.post("/telegram/webhook", json=update, headers=right)).status_code == 200
+            sent = await api.wait_for("sendMessage")
+            assert "绑定成功" in sent[0]["text"]
+            assert (await web.get("/healthz")).json() == {"ok": True, "database": "ok"}
+    finally:
+        await adapter.stop()
