@@ -58,6 +58,12 @@ def _parser() -> argparse.ArgumentParser:
     chat.add_argument("--project", help="project code, when the name is in several projects")
     chat.set_defaults(func=cmd_chat)
 
+    week = sub.add_parser("week", help="the 2+2 table of a project's week")
+    week.add_argument("--project", required=True, help="project code")
+    week.add_argument("--week", help="ISO week, e.g. 2026-W47 (default: this week)")
+    week.add_argument("--json", action="store_true", help="machine-readable output")
+    week.set_defaults(func=cmd_week)
+
     run = sub.add_parser("run", help="run the bot (console demo when no platform is configured)")
     run.add_argument("--member", help="console mode: member to chat as (default: the demo's)")
     run.set_defaults(func=cmd_run)
@@ -178,6 +184,34 @@ async def _console(config: Config, sessions, user_id: str) -> None:
     from bot.app import build_engine
 
     await ConsoleChat(build_engine(config, sessions), user_id).run()
+
+
+async def cmd_week(config: Config, args) -> int:
+    import json
+
+    from bot.core.i18n import Translator
+    from handlers.week_view import project_week, table_json, table_text
+    from handlers.weeks import parse_week, week_of
+    from storage.directory import project_by_code
+
+    try:
+        week = parse_week(args.week, config.tz) if args.week else week_of(_now(), config.tz)
+    except ValueError as err:
+        raise CliError(str(err)) from None
+    engine, sessions = await open_db(config)
+    try:
+        async with sessions() as s:
+            project = await project_by_code(s, args.project)
+            if project is None:
+                raise CliError(f"no project {args.project!r}")
+            pw = await project_week(s, config, project.id, week)
+    finally:
+        await engine.dispose()
+    if args.json:
+        print(json.dumps(table_json(project.code, pw), ensure_ascii=False, indent=2))
+    else:
+        print(table_text(Translator(config.locale.default), project.name, pw))
+    return 0
 
 
 async def cmd_run(config: Config, args) -> int:

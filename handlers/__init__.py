@@ -6,10 +6,13 @@ from bot.core.registry import Registry
 
 def build_registry() -> Registry:
     from handlers import help as help_
-    from handlers import me, onboarding
+    from handlers import me, onboarding, patrol, team, week_view
 
     registry = Registry()
     onboarding.build(registry)
+    patrol.build(registry)
+    team.build(registry)
     me.build(registry)
+    week_view.build(registry)
     help_.build(registry)  # last: help and cancel close the list /help shows
     return registry

@@ -5,7 +5,10 @@ from bot.core.contract import Choices, Incoming, Kind, Option
 from bot.core.flow import Command, Ctx, Flow
 from bot.core.i18n import N_, SUPPORTED
 from bot.core.registry import Registry
-from handlers.labels import LANGUAGE_NAMES, ZONE_KIND_LABELS, roles_text
+from handlers.labels import LANGUAGE_NAMES, ZONE_KIND_LABELS, duration_text, roles_text
+from handlers.patrol import progress_text, week_standing
+from handlers.weeks import member_weeks, required_minutes, week_of
+from storage import patrols as patrol_store
 
 
 def profile_text(ctx: Ctx) -> str:
@@ -19,6 +22,34 @@ def profile_text(ctx: Ctx) -> str:
     ]
     if m.leave_until is not None:
         lines.append(t("请假至：{date}").format(date=m.leave_until.isoformat()))
+    return "\n".join(lines)
+
+
+async def patrol_summary(ctx: Ctx) -> str:
+    """This week's progress, the open patrol, and the last four weeks."""
+    t = ctx.t
+    done, owed = await week_standing(ctx)
+    lines = [progress_text(t, done, owed)]
+    required = ctx.config.practice.personal_minutes
+    open_ = await patrol_store.open_patrol(ctx.session, ctx.member.id)
+    if open_ is not None:
+        elapsed = int((ctx.now - open_.started_at).total_seconds() // 60)
+        lines.append(t("进行中的巡查：{time} 开始，已 {elapsed}。").format(
+            time=open_.started_at.astimezone(ctx.config.tz).strftime("%H:%M"),
+            elapsed=duration_text(t, elapsed)))
+    elif done < owed:
+        lines.append(t("还差 {left}。").format(left=duration_text(t, owed - done)))
+    weeks, week = [], week_of(ctx.now, ctx.config.tz)
+    for _ in range(4):
+        week = week.previous()
+        weeks.append(week)
+    history = await member_weeks(ctx.session, ctx.member.id, weeks)
+    lines.append(t("前四周："))
+    for w, minutes in zip(weeks, history):
+        mark = "✅" if minutes >= required_minutes(required, ctx.member.joined_at, w) else "❌"
+        if ctx.member.joined_at >= w.end:
+            mark = "—"
+        lines.append(f"  {w.start.month}-{w.start.day:02d} {mark} {duration_text(t, minutes)}")
     return "\n".join(lines)
 
 
@@ -41,7 +72,7 @@ def build(registry: Registry) -> None:
         ctx.say(ctx.t("好的，以后用中文和您交流。"))
 
     async def me(ctx: Ctx, msg: Incoming) -> None:
-        ctx.say(profile_text(ctx))
+        ctx.say(profile_text(ctx) + "\n\n" + await patrol_summary(ctx))
 
     async def language(ctx: Ctx, msg: Incoming) -> None:
         await ctx.start(lang)

@@ -204,3 +204,80 @@ class ProcessedMessage(Base):
     platform: Mapped[str] = mapped_column(sa.String(16), primary_key=True)
     message_id: Mapped[str] = mapped_column(sa.String(128), primary_key=True)
     processed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class Patrol(Base):
+    """A member's personal patrol of a zone: open while ended_at is empty."""
+
+    __tablename__ = "patrols"
+    __table_args__ = (
+        # At most one open patrol per member, kept by the database itself.
+        sa.Index("uq_patrols_open_member", "member_id", unique=True,
+                 sqlite_where=sa.text("ended_at IS NULL"),
+                 postgresql_where=sa.text("ended_at IS NULL")),
+        sa.Index("ix_patrols_project_started", "project_id", "started_at"),
+        sa.Index("ix_patrols_member_started", "member_id", "started_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    member_id: Mapped[int] = mapped_column(sa.ForeignKey("members.id", ondelete="CASCADE"))
+    project_id: Mapped[int] = mapped_column(sa.ForeignKey("projects.id", ondelete="CASCADE"))
+    zone_id: Mapped[int | None] = mapped_column(sa.ForeignKey("zones.id", ondelete="SET NULL"))
+    started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    ended_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    start_latitude: Mapped[float | None] = mapped_column(sa.Float)
+    start_longitude: Mapped[float | None] = mapped_column(sa.Float)
+    end_latitude: Mapped[float | None] = mapped_column(sa.Float)
+    end_longitude: Mapped[float | None] = mapped_column(sa.Float)
+    off_site: Mapped[bool] = mapped_column(sa.Boolean, default=False)  # started outside the geofence
+    logged_afterwards: Mapped[bool] = mapped_column(sa.Boolean, default=False)
+    auto_closed: Mapped[bool] = mapped_column(sa.Boolean, default=False)  # left open, closed at the cap
+    note: Mapped[str | None] = mapped_column(sa.Text)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+    zone: Mapped[Zone | None] = relationship()
+
+
+class PatrolPhoto(Base):
+    """A photo taken during a patrol (the hazard flow may turn it into a report)."""
+
+    __tablename__ = "patrol_photos"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patrol_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("patrols.id", ondelete="CASCADE"), index=True
+    )
+    media_name: Mapped[str] = mapped_column(sa.String(200))
+    taken_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class TeamPatrol(Base):
+    """The vanguard team's whole-site patrol: counts for the project, in wall-clock time."""
+
+    __tablename__ = "team_patrols"
+    __table_args__ = (
+        sa.Index("uq_team_patrols_open_project", "project_id", unique=True,
+                 sqlite_where=sa.text("ended_at IS NULL"),
+                 postgresql_where=sa.text("ended_at IS NULL")),
+        sa.Index("ix_team_patrols_project_started", "project_id", "started_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(sa.ForeignKey("projects.id", ondelete="CASCADE"))
+    leader_id: Mapped[int] = mapped_column(sa.ForeignKey("members.id", ondelete="CASCADE"))
+    joint_with_safety: Mapped[bool] = mapped_column(sa.Boolean, default=False)  # 联合安监
+    started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    ended_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    auto_closed: Mapped[bool] = mapped_column(sa.Boolean, default=False)
+
+
+class TeamPatrolMember(Base):
+    __tablename__ = "team_patrol_members"
+
+    team_patrol_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("team_patrols.id", ondelete="CASCADE"), primary_key=True
+    )
+    member_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("members.id", ondelete="CASCADE"), primary_key=True
+    )
+    joined_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)

@@ -307,6 +307,11 @@ def test_webhook_mode_requires_https(tmp_path):
     assert_error(errors, r"^telegram\.webhook_url must be an https URL when telegram\.mode is webhook")
 
 
+def test_webhook_mode_requires_a_secret(tmp_path):
+    errors = errors_of(tmp_path, '[telegram]\nmode = "webhook"\nwebhook_url = "https://bot.example.com/tg"')
+    assert_error(errors, r"^telegram\.webhook_secret is required when telegram\.mode is webhook")
+
+
 def test_webhook_mode_valid(tmp_path):
     path = write(
         tmp_path,

@@ -126,6 +126,8 @@ class Engine:
             ctx.say(self.registry.join_line(t))
         elif msg.kind is Kind.event:
             return  # platform events with no meaning here need no answer
+        elif msg.kind in self.registry.unprompted and ctx.member.active:
+            await self.registry.unprompted[msg.kind](ctx, msg)
         else:
             ctx.say(t("没看懂这条消息。发送“帮助”查看可用功能。"))
 

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from bot.core.contract import Incoming, Kind
-from bot.core.flow import Command, Flow
+from bot.core.flow import Command, Flow, Handler
 from bot.core.i18n import Translator
 
 
@@ -11,6 +11,8 @@ class Registry:
         self.commands: dict[str, Command] = {}
         self.flows: dict[str, Flow] = {}
         self._words: dict[str, Command] = {}
+        # What a bound member's photo, location... means when no question is open.
+        self.unprompted: dict[Kind, Handler] = {}
 
     def command(self, command: Command) -> Command:
         for key in (command.name, *command.words):
@@ -20,6 +22,11 @@ class Registry:
         for word in command.words:
             self._words[word] = command
         return command
+
+    def on_unprompted(self, kind: Kind, handler: Handler) -> None:
+        if kind in self.unprompted:
+            raise ValueError(f"a handler for unprompted {kind.value} is registered already")
+        self.unprompted[kind] = handler
 
     def flow(self, flow: Flow) -> Flow:
         if flow.name in self.flows:

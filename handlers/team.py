@@ -1,0 +1,176 @@
+"""/team (团队巡查): the vanguard team's whole-site patrol, started by its leader or
+the branch secretary, joined by members with a tap (in the group chat too).
+It counts once for the project, in wall-clock time."""
+from __future__ import annotations
+
+import datetime as dt
+
+import sqlalchemy as sa
+
+from bot.core.contract import Choices, Incoming, Kind, Option
+from bot.core.flow import Command, Ctx, Flow
+from bot.core.i18n import N_
+from bot.core.registry import Registry
+from handlers.labels import duration_text
+from handlers.weeks import progress_bar, week_of
+from storage import patrols as store
+from storage.models import Member, MemberRole, TeamPatrol, TeamPatrolMember
+
+ORGANISERS = frozenset({"leader", "secretary"})
+JOINERS = frozenset({"member", "vanguard", "leader", "secretary", "safety_officer"})
+
+
+def is_organiser(ctx: Ctx) -> bool:
+    return bool(ctx.member.role_names & ORGANISERS)
+
+
+async def team_progress(ctx: Ctx) -> str:
+    t = ctx.t
+    week = week_of(ctx.now, ctx.config.tz)
+    done = (await store.team_minutes(ctx.session, week.start, week.end,
+                                     ctx.member.project_id)).get(ctx.member.project_id, 0)
+    required = ctx.config.practice.team_minutes
+    line = t("本周团队巡查 {done} / {required}").format(
+        done=duration_text(t, done), required=duration_text(t, required))
+    return f"{line} {progress_bar(done, required)}" + (" ✅" if done >= required else "")
+
+
+async def join(ctx: Ctx, team: TeamPatrol, member_id: int) -> bool:
+    """Add a member; False if they were in already."""
+    if await ctx.session.get(TeamPatrolMember, (team.id, member_id)) is not None:
+        return False
+    ctx.session.add(TeamPatrolMember(team_patrol_id=team.id, member_id=member_id,
+                                     joined_at=ctx.now))
+    await ctx.session.flush()
+    return True
+
+
+def build(registry: Registry) -> None:
+    start = registry.flow(Flow("team_start"))
+    add = registry.flow(Flow("team_add"))
+
+    def running_buttons(ctx: Ctx) -> tuple[Option, ...]:
+        t = ctx.t
+        return (Option(t("加入团队巡查"), "/team join"), Option(t("结束团队巡查"), "/team end"))
+
+    async def ask_kind(ctx: Ctx):
+        t = ctx.t
+        return Choices(t("发起团队巡查："), (Option(t("先锋队巡查"), "alone"),
+                                            Option(t("联合安监巡查"), "joint")))
+
+    @start.step("kind", accepts={Kind.choice}, ask=ask_kind)
+    async def got_kind(ctx: Ctx, msg: Incoming) -> None:
+        t = ctx.t
+        if msg.choice not in ("alone", "joint"):
+            await ctx.ask_again()
+            return
+        ctx.finish()
+        if await store.open_team_patrol(ctx.session, ctx.member.project_id) is not None:
+            ctx.say(t("本项目已有进行中的团队巡查。"))
+            return
+        team = TeamPatrol(project_id=ctx.member.project_id, leader_id=ctx.member.id,
+                          joint_with_safety=msg.choice == "joint", started_at=ctx.now)
+        ctx.session.add(team)
+        await ctx.session.flush()
+        await join(ctx, team, ctx.member.id)
+        kind = t("联合安监") if team.joint_with_safety else t("先锋队")
+        ctx.send(Choices(
+            t("🚩 团队巡查开始（{kind}），{time}，发起人 {name}。队员请点“加入团队巡查”。").format(
+                kind=kind, time=ctx.now.astimezone(ctx.config.tz).strftime("%H:%M"),
+                name=ctx.member.name),
+            running_buttons(ctx)))
+
+    async def ask_members(ctx: Ctx):
+        t = ctx.t
+        team = await store.open_team_patrol(ctx.session, ctx.member.project_id)
+        joined = set(await store.team_member_ids(ctx.session, team.id)) if team else set()
+        candidates = (await ctx.session.execute(
+            sa.select(Member).where(Member.project_id == ctx.member.project_id,
+                                    Member.active.is_(True),
+                                    Member.roles.any(MemberRole.role.in_(["vanguard", "leader"])))
+            .order_by(Member.id)
+        )).scalars()
+        options = tuple(Option(("✓ " if m.id in joined else "") + m.name, f"m{m.id}")
+                        for m in candidates)
+        return Choices(t("点名字添加队员（已加入 {n} 人），添加完点“完成”。").format(n=len(joined)),
+                       options + (Option(t("完成"), "done"),))
+
+    @add.step("pick", accepts={Kind.choice}, ask=ask_members)
+    async def picked(ctx: Ctx, msg: Incoming) -> None:
+        t = ctx.t
+        team = await store.open_team_patrol(ctx.session, ctx.member.project_id)
+        if team is None:
+            ctx.finish()
+            ctx.say(t("团队巡查已经结束了。"))
+            return
+        if msg.choice == "done":
+            ctx.finish()
+            count = len(await store.team_member_ids(ctx.session, team.id))
+            ctx.say(t("团队巡查共 {n} 人。").format(n=count))
+            return
+        member = None
+        if (msg.choice or "").startswith("m") and msg.choice[1:].isdigit():
+            member = await ctx.session.get(Member, int(msg.choice[1:]))
+        if member is None or member.project_id != ctx.member.project_id:
+            ctx.say(t("请从按钮中选择本项目的队员。"))
+        else:
+            await join(ctx, team, member.id)
+        await ctx.goto("pick")
+
+    async def team_command(ctx: Ctx, msg: Incoming) -> None:
+        t = ctx.t
+        action = (msg.text.split() or [""])[0].lower()
+        team = await store.open_team_patrol(ctx.session, ctx.member.project_id)
+        if team is None:
+            if action in ("join", "end", "add"):
+                ctx.say(t("现在没有进行中的团队巡查。"))
+            elif is_organiser(ctx):
+                await ctx.start(start)
+            else:
+                ctx.say(t("团队巡查由先锋队长或党支部书记发起。发起后您可以点“加入团队巡查”。"))
+            return
+        if action == "join" or (action == "" and not is_organiser(ctx)):
+            if not ctx.member.role_names & JOINERS:
+                ctx.say(t("团队巡查只有党员可以加入。"))
+            elif await join(ctx, team, ctx.member.id):
+                count = len(await store.team_member_ids(ctx.session, team.id))
+                ctx.say(t("{name} 已加入团队巡查（共 {n} 人）。").format(name=ctx.member.name, n=count))
+            else:
+                ctx.say(t("您已在团队巡查中。"))
+            return
+        if not is_organiser(ctx):
+            ctx.say(t("只有先锋队长或党支部书记可以结束团队巡查或添加队员。"))
+            return
+        if action == "end":
+            await end_team(ctx, team)
+        elif action == "add":
+            await ctx.start(add)
+        else:
+            elapsed = int((ctx.now - team.started_at).total_seconds() // 60)
+            ctx.send(Choices(t("团队巡查进行中，已 {elapsed}。").format(elapsed=duration_text(t, elapsed)),
+                             running_buttons(ctx) + (Option(t("添加队员"), "/team add"),)))
+
+    async def end_team(ctx: Ctx, team: TeamPatrol) -> None:
+        t = ctx.t
+        cap = dt.timedelta(minutes=ctx.config.practice.max_patrol_minutes)
+        team.ended_at = min(ctx.now, team.started_at + cap)
+        team.auto_closed = ctx.now > team.started_at + cap
+        await ctx.session.flush()
+        minutes = int((team.ended_at - team.started_at).total_seconds() // 60)
+        count = len(await store.team_member_ids(ctx.session, team.id))
+        ctx.say(t("🏁 团队巡查结束：用时 {duration}，{n} 人参加。").format(
+            duration=duration_text(t, minutes), n=count))
+        ctx.say(await team_progress(ctx))
+
+    registry.command(Command("team", team_command, N_("团队巡查"), words=("团队巡查",),
+                             takes_args=True))
+
+
+async def close_forgotten_team(session, now: dt.datetime, config) -> int:
+    """Team patrols left open past the cap end at the cap, marked; returns how many."""
+    cap = dt.timedelta(minutes=config.practice.max_patrol_minutes)
+    closed = await store.forgotten_team_patrols(session, now - cap)
+    for team in closed:
+        team.ended_at, team.auto_closed = team.started_at + cap, True
+    await session.flush()
+    return len(closed)
