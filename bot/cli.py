@@ -64,6 +64,13 @@ def _parser() -> argparse.ArgumentParser:
     week.add_argument("--json", action="store_true", help="machine-readable output")
     week.set_defaults(func=cmd_week)
 
+    hz = sub.add_parser("hazards", help="a project's hazards and their rectification")
+    hz.add_argument("--project", required=True, help="project code")
+    hz.add_argument("--status", action="append", choices=["open", "rectifying", "review", "closed"],
+                    help="only these statuses (repeatable)")
+    hz.add_argument("--json", action="store_true", help="machine-readable output")
+    hz.set_defaults(func=cmd_hazards)
+
     run = sub.add_parser("run", help="run the bot (console demo when no platform is configured)")
     run.add_argument("--member", help="console mode: member to chat as (default: the demo's)")
     run.set_defaults(func=cmd_run)
@@ -211,6 +218,38 @@ async def cmd_week(config: Config, args) -> int:
         print(json.dumps(table_json(project.code, pw), ensure_ascii=False, indent=2))
     else:
         print(table_text(Translator(config.locale.default), project.name, pw))
+    return 0
+
+
+async def cmd_hazards(config: Config, args) -> int:
+    import json
+
+    from bot.core.i18n import Translator
+    from handlers.hazard import listing_row
+    from storage import hazards as store
+    from storage.directory import project_by_code
+
+    engine, sessions = await open_db(config)
+    try:
+        async with sessions() as s:
+            project = await project_by_code(s, args.project)
+            if project is None:
+                raise CliError(f"no project {args.project!r}")
+            found = await store.listing(s, project.id, args.status)
+    finally:
+        await engine.dispose()
+    t = Translator(config.locale.default)
+    today = _now().astimezone(config.tz).date()
+    rows = [listing_row(t, h, today) for h in found]
+    if args.json:
+        print(json.dumps(rows, ensure_ascii=False, indent=2))
+        return 0
+    if not rows:
+        print(f"{project.code}: no hazards" + (f" with status {', '.join(args.status)}" if args.status else ""))
+    for r in rows:
+        late = f"  overdue {r['overdue_days']}d" if r["overdue_days"] else ""
+        print(f"{r['number']}  {r['status_label']}  {r['grade']}  {r['category']}  "
+              f"{r['assignee']}  {r['deadline']}{late}")
     return 0
 
 

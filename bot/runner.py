@@ -10,6 +10,7 @@ from bot.adapters.base import Adapter
 from bot.app import build_engine
 from bot.config import Config
 from bot.core.engine import Engine
+from bot.delivery import make_notifier
 from bot.web import build_web_app
 from storage.media import MediaStore
 
@@ -34,6 +35,7 @@ async def serve(config: Config, db_engine, sessions, *, ready: asyncio.Event | N
     engine = build_engine(config, sessions)
     media = MediaStore(config.media.dir)
     adapters = build_adapters(config, engine, media)
+    engine.notifier = make_notifier(sessions, adapters)
     app = build_web_app(db_engine, [r for a in adapters for r in a.routes()])
     server = uvicorn.Server(uvicorn.Config(app, host=config.server.host, port=config.server.port,
                                            log_level="warning", lifespan="off"))

@@ -5,6 +5,7 @@ from bot.core.contract import Choices, Incoming, Kind, Option
 from bot.core.flow import Command, Ctx, Flow
 from bot.core.i18n import N_, SUPPORTED
 from bot.core.registry import Registry
+from handlers.hazard import my_hazards
 from handlers.labels import LANGUAGE_NAMES, ZONE_KIND_LABELS, duration_text, roles_text
 from handlers.patrol import progress_text, week_standing
 from handlers.weeks import member_weeks, required_minutes, week_of
@@ -72,7 +73,8 @@ def build(registry: Registry) -> None:
         ctx.say(ctx.t("好的，以后用中文和您交流。"))
 
     async def me(ctx: Ctx, msg: Incoming) -> None:
-        ctx.say(profile_text(ctx) + "\n\n" + await patrol_summary(ctx))
+        parts = [profile_text(ctx), await patrol_summary(ctx), await my_hazards(ctx)]
+        ctx.say("\n\n".join(p for p in parts if p))
 
     async def language(ctx: Ctx, msg: Incoming) -> None:
         await ctx.start(lang)

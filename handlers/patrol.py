@@ -15,7 +15,7 @@ from handlers import geo
 from handlers.labels import day_text, duration_text
 from handlers.weeks import progress_bar, required_minutes, week_of
 from storage import patrols as store
-from storage.models import Patrol, PatrolPhoto, Zone
+from storage.models import Patrol, Zone
 
 END_BUTTON = "/patrol end"
 
@@ -174,22 +174,8 @@ def build(registry: Registry) -> None:
         else:
             await ctx.start(start)
 
-    # ---- photos sent while a patrol is open
-
-    async def photo_unprompted(ctx: Ctx, msg: Incoming) -> None:
-        t = ctx.t
-        patrol = await store.open_patrol(ctx.session, ctx.member.id)
-        if patrol is None:
-            ctx.send(Choices(t("收到照片。现在没有进行中的巡查，照片未保存。"),
-                             (Option(t("开始巡查"), "/patrol"),)))
-            return
-        ctx.session.add(PatrolPhoto(patrol_id=patrol.id, media_name=msg.photo.ref, taken_at=ctx.now))
-        await ctx.session.flush()
-        ctx.say(t("📷 照片已记入本次巡查。"))
-
     registry.command(Command("patrol", patrol_command, N_("开始 / 结束巡查"), words=("巡查",),
                              takes_args=True))
-    registry.on_unprompted(Kind.photo, photo_unprompted)
 
     log = build_log(registry)
     fix_command = build_fix(registry)
@@ -437,7 +423,8 @@ def build_fix(registry: Registry):
 async def close_forgotten(session, now: dt.datetime, config) -> list:
     """Close patrols left open longer than max_patrol_minutes at that cap, mark them,
     and return a notice for each member, with a button to correct the end time."""
-    from handlers.notices import Notice, translator_for
+    from bot.core.contract import Notice
+    from handlers.notices import translator_for
     from storage.directory import get_member
 
     cap = dt.timedelta(minutes=config.practice.max_patrol_minutes)

@@ -1,9 +1,11 @@
 """Dialog state rows: one per (platform, chat, user)."""
 from __future__ import annotations
 
+import copy
 import datetime as dt
 
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import flag_modified
 
 from storage.models import DialogState
 
@@ -31,7 +33,8 @@ async def save(
         row = DialogState(platform=key[0], chat_id=key[1], user_id=key[2])
         session.add(row)
     row.flow, row.step, row.token = flow, step, token
-    row.data = dict(data)  # a new object, so the JSON column is seen as changed
+    row.data = copy.deepcopy(data)
+    flag_modified(row, "data")  # nested lists changed in place compare equal to the old value
     row.updated_at = now
     row.expires_at = now + timeout
 

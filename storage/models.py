@@ -281,3 +281,97 @@ class TeamPatrolMember(Base):
         sa.ForeignKey("members.id", ondelete="CASCADE"), primary_key=True
     )
     joined_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class HazardStatus(str, enum.Enum):
+    open = "open"  # 待整改
+    rectifying = "rectifying"  # 整改中
+    review = "review"  # 待复查
+    closed = "closed"  # 已销项
+
+
+class Hazard(Base):
+    """A hazard found on site and its rectification notice (整改通知书)."""
+
+    __tablename__ = "hazards"
+    __table_args__ = (
+        sa.UniqueConstraint("project_id", "year", "number"),
+        sa.Index("ix_hazards_project_status", "project_id", "status"),
+        sa.Index("ix_hazards_status_deadline", "status", "deadline"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(sa.ForeignKey("projects.id", ondelete="CASCADE"))
+    year: Mapped[int] = mapped_column(sa.Integer)
+    number: Mapped[int] = mapped_column(sa.Integer)  # per project and year
+    zone_id: Mapped[int | None] = mapped_column(sa.ForeignKey("zones.id", ondelete="SET NULL"))
+    patrol_id: Mapped[int | None] = mapped_column(sa.ForeignKey("patrols.id", ondelete="SET NULL"))
+    category: Mapped[str] = mapped_column(sa.String(32))
+    grade: Mapped[str] = mapped_column(sa.String(8))  # general | major
+    description: Mapped[str] = mapped_column(sa.Text)
+    requirement: Mapped[str | None] = mapped_column(sa.Text)
+    reporter_id: Mapped[int] = mapped_column(sa.ForeignKey("members.id", ondelete="RESTRICT"))
+    # A member with the assignee role, or a crew / subcontractor named in text.
+    assignee_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("members.id", ondelete="SET NULL"), index=True)
+    assignee_text: Mapped[str | None] = mapped_column(sa.String(200))
+    deadline: Mapped[dt.date] = mapped_column(sa.Date)
+    status: Mapped[str] = mapped_column(sa.String(16))  # a HazardStatus value
+    measures: Mapped[str | None] = mapped_column(sa.Text)  # what was done, from the rectifier
+    rectified_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("members.id", ondelete="SET NULL"))
+    rectified_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    rechecked_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("members.id", ondelete="SET NULL"))
+    closed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+    project: Mapped[Project] = relationship()
+    zone: Mapped[Zone | None] = relationship()
+    reporter: Mapped[Member] = relationship(foreign_keys=[reporter_id])
+    assignee: Mapped[Member | None] = relationship(foreign_keys=[assignee_id])
+    rectified_by: Mapped[Member | None] = relationship(foreign_keys=[rectified_by_id])
+    rechecked_by: Mapped[Member | None] = relationship(foreign_keys=[rechecked_by_id])
+    photos: Mapped[list[HazardPhoto]] = relationship(order_by="HazardPhoto.id",
+                                                     cascade="all, delete-orphan")
+
+    @property
+    def notice_number(self) -> str:
+        return f"红盾整改〔{self.year}〕{self.number:04d}号"
+
+
+class HazardPhoto(Base):
+    """Evidence: a photo before (finding) or after (rectification)."""
+
+    __tablename__ = "hazard_photos"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    hazard_id: Mapped[int] = mapped_column(sa.ForeignKey("hazards.id", ondelete="CASCADE"), index=True)
+    stage: Mapped[str] = mapped_column(sa.String(8))  # before | after
+    media_name: Mapped[str] = mapped_column(sa.String(200))
+    # Evidence metadata read from the original (taken at, device, GPS), kept as found.
+    evidence: Mapped[dict] = mapped_column(sa.JSON, default=dict)
+    added_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class HazardEvent(Base):
+    """The hazard's history: every change, who made it and when."""
+
+    __tablename__ = "hazard_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    hazard_id: Mapped[int] = mapped_column(sa.ForeignKey("hazards.id", ondelete="CASCADE"), index=True)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    actor_id: Mapped[int | None] = mapped_column(sa.ForeignKey("members.id", ondelete="SET NULL"))
+    action: Mapped[str] = mapped_column(sa.String(32))
+    status: Mapped[str] = mapped_column(sa.String(16))  # the status after the change
+    note: Mapped[str | None] = mapped_column(sa.Text)
+
+
+class HazardCounter(Base):
+    """The last notice number used per project and year."""
+
+    __tablename__ = "hazard_counters"
+
+    project_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True)
+    year: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
+    last: Mapped[int] = mapped_column(sa.Integer)

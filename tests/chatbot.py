@@ -13,6 +13,7 @@ from bot.core.contract import (
     Choices,
     Incoming,
     Kind,
+    Notice,
     OpenPrivateChat,
     Photo,
     Reply,
@@ -85,7 +86,9 @@ class ChatUser:
         assert option is not None, f"no button {label!r} in {[o.label for o in choices.options]}"
         return await self.send(Kind.choice, choice=option.value, token=choices.token)
 
-    async def photo(self, data: bytes = b"\xff\xd8photo") -> Said:
+    async def photo(self, data: bytes | None = None) -> Said:
+        data = data if data is not None else jpeg()
+
         async def read() -> bytes:
             return data
 
@@ -95,12 +98,34 @@ class ChatUser:
         return await self.send(Kind.location, latitude=latitude, longitude=longitude)
 
 
+def jpeg(color: str = "orange", size=(64, 48), exif=None) -> bytes:
+    """A small real JPEG, as a phone camera would send (optionally with EXIF)."""
+    import io
+
+    from PIL import Image as PILImage
+
+    out = io.BytesIO()
+    PILImage.new("RGB", size, color).save(out, "JPEG", **({"exif": exif} if exif else {}))
+    return out.getvalue()
+
+
 class TestBot:
     __test__ = False  # not a pytest test class
 
     def __init__(self, engine: Engine, platform: str = "test"):
         self.engine = engine
         self.platform = platform
+        self.inbox: dict[int, list[Notice]] = {}  # notices by member id, as delivered
+        engine.notifier = self._deliver
+
+    async def _deliver(self, notices: list[Notice]) -> None:
+        for notice in notices:
+            self.inbox.setdefault(notice.member_id, []).append(notice)
+
+    def notices(self, member_id: int) -> Said:
+        """Everything sent to a member unprompted so far (and clear it)."""
+        replies = [r for n in self.inbox.pop(member_id, []) for r in n.replies]
+        return Said(replies)
 
     def next_id(self) -> str:
         return uuid.uuid4().hex  # unique across restarted bots on one database

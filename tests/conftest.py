@@ -111,10 +111,11 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def config(db):
+def config(db, tmp_path):
     base = default_config()
     return dataclasses.replace(
-        base, database=dataclasses.replace(base.database, url=db.url)
+        base, database=dataclasses.replace(base.database, url=db.url),
+        media=dataclasses.replace(base.media, dir=str(tmp_path / "media")),
     )
 
 

@@ -51,7 +51,7 @@ async def test_photo_and_location_lines(console, tmp_path):
     assert "usage: /location" in await console("/location north")
     picture = tmp_path / "p.jpg"
     picture.write_bytes(b"\xff\xd8")
-    assert "没有进行中的巡查" in await console(f"/photo {picture}")  # reaches the engine
+    assert "不是照片" in await console(f"/photo {picture}")  # reaches the engine, which checks it
 
 
 def test_parse_makes_the_right_kinds(tmp_path):

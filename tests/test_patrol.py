@@ -104,11 +104,13 @@ async def test_zone_of_another_project_is_refused(chat, site, db):
     assert await patrols(db) == []
 
 
-async def test_photos_during_a_patrol_stay_on_it(chat, site, db):
+async def test_photos_during_a_patrol_stay_on_it_and_start_a_report(chat, site, db):
     zhang = chat.user("u1")
-    assert "没有进行中的巡查" in await zhang.photo()
     await start_patrol(zhang)
-    assert "照片已记入本次巡查" in await zhang.photo()
+    said = await zhang.photo()
+    assert "已收到 1 张照片" in said
+    await zhang.say("完成")
+    said = await zhang.say("取消")
     async with db.sessions() as s:
         assert len((await s.execute(sa.select(PatrolPhoto))).all()) == 1
 

@@ -125,6 +125,16 @@ class OpenPrivateChat:
 
 Reply = Text | Choices | AskLocation | AskPhoto | Image | Document | OpenPrivateChat
 
+@dataclass(frozen=True)
+class Notice:
+    """A message to a member that is not a reply to them (a notice, an alert, a reminder)."""
+
+    member_id: int
+    replies: tuple[Reply, ...]
+    kind: str  # what it is about, e.g. "patrol_closed"
+    key: str  # unique per notice, so it is never sent twice
+
+
 # Values of options that replace an AskLocation / AskPhoto skip or done button.
 SKIP = "_skip"
 DONE = "_done"

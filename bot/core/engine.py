@@ -6,16 +6,17 @@ survives a restart and a failed step leaves nothing half-saved.
 """
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import logging
 import secrets
 from dataclasses import replace
-from typing import Callable
+from typing import Awaitable, Callable
 
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from bot.config import Config
-from bot.core.contract import ChatType, Incoming, Kind, OpenPrivateChat, Reply, Text
+from bot.core.contract import ChatType, Incoming, Kind, Notice, OpenPrivateChat, Reply, Text
 from bot.core.flow import CANCEL_VALUE, KIND_HINTS, Command, Ctx, Dialog
 from bot.core.i18n import Translator, resolve_locale
 from bot.core.registry import Registry
@@ -36,17 +37,20 @@ class Engine:
         sessions: async_sessionmaker,
         registry: Registry,
         clock: Callable[[], dt.datetime] = utcnow,
+        notifier: Callable[[list[Notice]], Awaitable[None]] | None = None,
     ):
         self.config = config
         self.sessions = sessions
         self.registry = registry
         self.clock = clock
         self.timeout = dt.timedelta(minutes=config.dialog.timeout_minutes)
+        # Delivers notices to other members after the step that made them is committed.
+        self.notifier = notifier
 
     async def handle(self, msg: Incoming) -> list[Reply]:
         try:
             async with self.sessions() as session, session.begin():
-                return await self._handle(session, msg)
+                replies, notices = await self._handle(session, msg)
         except Exception:
             # The id lets the user's report be matched to the log; the log line names
             # no user (an anonymous reporter must not be traceable through it).
@@ -56,16 +60,28 @@ class Engine:
             t = self.translator(msg.language)
             return [Text(t("出错了（编号 {id}），刚才的操作没有保存。请再试一次，或发送“取消”重新开始。")
                          .format(id=error_id))]
+        if notices:
+            await self.send_notices(notices)
+        return replies
 
-    async def _handle(self, session, msg: Incoming) -> list[Reply]:
+    async def send_notices(self, notices: list[Notice]) -> None:
+        if self.notifier is None:
+            log.warning("%d notices not sent: no notifier configured", len(notices))
+            return
+        try:
+            await self.notifier(notices)
+        except Exception:
+            log.exception("sending %d notices failed", len(notices))
+
+    async def _handle(self, session, msg: Incoming) -> tuple[list[Reply], list[Notice]]:
         now = self.clock()
         if msg.message_id and not await dedup.claim(session, msg.platform, msg.message_id, now):
             log.info("duplicate %s message ignored", msg.platform)
-            return []
+            return [], []
         member = await member_by_identity(session, msg.platform, msg.user_id)
         key = (msg.platform, msg.chat_id, msg.user_id)
         row = await dialogs.load(session, *key)
-        dialog = Dialog(row.flow, row.step, row.token, dict(row.data)) if row else None
+        dialog = Dialog(row.flow, row.step, row.token, copy.deepcopy(row.data)) if row else None
         locale = resolve_locale(member.locale if member else None, msg.language,
                                 self.config.locale.default)
         ctx = Ctx(session=session, msg=msg, config=self.config, now=now, locale=locale,
@@ -81,7 +97,7 @@ class Engine:
         await self._route(ctx)
         return await self._finish(ctx, key, row)
 
-    async def _finish(self, ctx: Ctx, key, row) -> list[Reply]:
+    async def _finish(self, ctx: Ctx, key, row) -> tuple[list[Reply], list[Notice]]:
         if ctx.dialog is None:
             if row is not None:
                 await dialogs.delete(ctx.session, key)
@@ -89,7 +105,7 @@ class Engine:
             await dialogs.save(ctx.session, key, flow=ctx.dialog.flow, step=ctx.dialog.step,
                                token=ctx.dialog.token, data=ctx.dialog.data, now=ctx.now,
                                timeout=self.timeout)
-        return ctx.replies
+        return ctx.replies, ctx.notices
 
     async def mark_unreachable(self, platform: str, user_id: str) -> None:
         """An adapter learnt that this account cannot be written to (blocked the bot)."""

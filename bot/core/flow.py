@@ -17,6 +17,7 @@ from bot.core.contract import (
     Choices,
     Incoming,
     Kind,
+    Notice,
     Option,
     Reply,
     Text,
@@ -118,6 +119,7 @@ class Ctx:
         self.member = member
         self.dialog = dialog
         self.replies: list[Reply] = []
+        self.notices: list[Notice] = []  # for other members, sent once the step is committed
         self._flows = flows
         self.set_locale(locale)
 
@@ -132,6 +134,9 @@ class Ctx:
 
     def send(self, reply: Reply) -> None:
         self.replies.append(reply)
+
+    def notify(self, notice: Notice) -> None:
+        self.notices.append(notice)
 
     # ---- dialog
 

@@ -4,7 +4,8 @@
     python -m bot.locale.catalog check    # exit 1 if any message lacks an English translation
 
 Source strings are the Chinese texts in the code, marked with t("…"),
-ctx.t("…"), N_("…") or t.n("…", "…", n).
+ctx.t("…"), tr("…") (a notice in its recipient's language), N_("…") or
+t.n("…", "…", n).
 """
 from __future__ import annotations
 
@@ -18,7 +19,8 @@ from babel.messages.pofile import read_po, write_po
 ROOT = Path(__file__).resolve().parents[2]
 LOCALE_DIR = Path(__file__).resolve().parent
 SOURCES = ("bot", "handlers")
-KEYWORDS = {"t": None, "N_": None, "n": (1, 2)}
+# `tr` is the translator of a notice's recipient, beside the sender's `t`.
+KEYWORDS = {"t": None, "tr": None, "N_": None, "n": (1, 2)}
 TARGETS = ("en",)
 
 

@@ -1,0 +1,111 @@
+"""What the hazard steps share: labels, who may do what, the notice PDF."""
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+from bot.core.contract import Document
+from bot.core.i18n import N_, Translator
+from handlers.hazard.pdf import render_notice
+from storage.media import MediaStore
+from storage.models import Hazard, HazardStatus, Member
+
+# JGJ 59-2011's summary table, and 其他.
+CATEGORIES = (N_("安全管理"), N_("文明施工"), N_("脚手架"), N_("基坑工程"), N_("模板支架"),
+              N_("高处作业"), N_("施工用电"), N_("物料提升机与施工升降机"),
+              N_("塔式起重机与起重吊装"), N_("施工机具"), N_("其他"))
+GRADES = {"general": N_("一般隐患"), "major": N_("重大隐患")}
+STATUS = {
+    HazardStatus.open.value: N_("待整改"),
+    HazardStatus.rectifying.value: N_("整改中"),
+    HazardStatus.review.value: N_("待复查"),
+    HazardStatus.closed.value: N_("已销项"),
+}
+CLOSERS_OF_MAJOR = frozenset({"safety_officer", "secretary"})
+MAX_PHOTOS = 9
+
+
+def ref(hazard: Hazard) -> str:
+    """How buttons and commands name a hazard: year-number, e.g. 2026-7."""
+    return f"{hazard.year}-{hazard.number}"
+
+
+def parse_ref(text: str, this_year: int) -> tuple[int, int] | None:
+    """"7", "2026-7", "2026-0007", or the notice number itself."""
+    text = text.strip()
+    m = re.fullmatch(r"(?:(\d{4})[-/])?0*(\d{1,6})", text) or \
+        re.fullmatch(r"红盾整改〔(\d{4})〕0*(\d{1,6})号", text)
+    if not m:
+        return None
+    return int(m.group(1) or this_year), int(m.group(2))
+
+
+def can_rectify(member: Member, hazard: Hazard) -> bool:
+    if hazard.assignee_id is not None:
+        return member.id == hazard.assignee_id
+    # A crew named in text has no account: the finder or an officer records for it.
+    return member.id == hazard.reporter_id or bool(member.role_names & CLOSERS_OF_MAJOR)
+
+
+def can_recheck(member: Member, hazard: Hazard) -> bool:
+    """Never the assignee nor whoever recorded the rectification; a 重大隐患 only by
+    the safety officers and the secretary."""
+    if member.id in (hazard.assignee_id, hazard.rectified_by_id):
+        return False
+    if hazard.grade == "major":
+        return bool(member.role_names & CLOSERS_OF_MAJOR)
+    return member.id == hazard.reporter_id or "safety_officer" in member.role_names
+
+
+def deadline_text(t: Translator, hazard: Hazard, today: dt.date) -> str:
+    text = hazard.deadline.isoformat()
+    if hazard.status != HazardStatus.closed.value and hazard.deadline < today:
+        text += " " + t("（已超期 {days} 天）").format(days=(today - hazard.deadline).days)
+    return text
+
+
+def assignee_text(t: Translator, hazard: Hazard) -> str:
+    return hazard.assignee.name if hazard.assignee else (hazard.assignee_text or t("未指定"))
+
+
+def summary(t: Translator, hazard: Hazard, today: dt.date) -> str:
+    lines = [
+        f"{hazard.notice_number} · {t(STATUS[hazard.status])}",
+        t("{grade} · {category} · {zone}").format(
+            grade=t(GRADES[hazard.grade]), category=t(hazard.category),
+            zone=hazard.zone.name if hazard.zone else "—"),
+        hazard.description,
+        t("整改责任人：{who}").format(who=assignee_text(t, hazard)),
+        t("整改期限：{deadline}").format(deadline=deadline_text(t, hazard, today)),
+    ]
+    return "\n".join(lines)
+
+
+async def notice_pdf(t: Translator, hazard: Hazard, media: MediaStore, tz) -> Document:
+    """The 整改通知书 with every field; after closing, with the rectification part."""
+    found = hazard.created_at.astimezone(tz)
+    fields = [
+        (t("编号"), hazard.notice_number), (t("项目"), hazard.project.name),
+        (t("区域"), hazard.zone.name if hazard.zone else "—"),
+        (t("发现日期"), found.strftime("%Y-%m-%d %H:%M")), (t("发现人"), hazard.reporter.name),
+        (t("类别"), t(hazard.category)), (t("等级"), t(GRADES[hazard.grade])),
+        (t("隐患描述"), hazard.description), (t("整改要求"), hazard.requirement or "—"),
+        (t("整改责任人"), assignee_text(t, hazard)), (t("整改期限"), hazard.deadline.isoformat()),
+        (t("状态"), t(STATUS[hazard.status])),
+    ]
+    before = [await media.read(p.media_name) for p in hazard.photos if p.stage == "before"]
+    after_fields, after = None, None
+    if hazard.status == HazardStatus.closed.value:
+        after_fields = [
+            (t("整改措施"), hazard.measures or "—"),
+            (t("整改完成"), hazard.rectified_at.astimezone(tz).strftime("%Y-%m-%d %H:%M")
+             if hazard.rectified_at else "—"),
+            (t("复查人"), hazard.rechecked_by.name if hazard.rechecked_by else "—"),
+            (t("销项日期"), hazard.closed_at.astimezone(tz).strftime("%Y-%m-%d %H:%M")),
+        ]
+        after = [await media.read(p.media_name) for p in hazard.photos if p.stage == "after"]
+    data = render_notice(fields, t("隐患整改通知书"), before, t("整改前照片"),
+                         after_fields, after, t("整改后照片"),
+                         footer=t("{branch} · 红盾行动").format(branch=hazard.project.branch))
+    return Document(data, f"hazard-{hazard.year}-{hazard.number:04d}.pdf",
+                    caption=hazard.notice_number)

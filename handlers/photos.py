@@ -1,0 +1,78 @@
+"""Photos as evidence: checked to be images, turned upright, stored by content hash,
+with what the camera recorded (time, device, GPS) kept beside them."""
+from __future__ import annotations
+
+import hashlib
+import io
+import warnings
+
+from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
+
+MAX_PIXELS = 60_000_000  # beyond this a "photo" is a decompression bomb, not a photo
+
+
+class NotAPhoto(Exception):
+    """The bytes are not an image we can use."""
+
+
+def _open(data: bytes) -> Image.Image:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data))
+            if image.width * image.height > MAX_PIXELS:
+                raise NotAPhoto("too many pixels")
+            image.load()
+        return image
+    except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning,
+            OSError, ValueError, SyntaxError) as err:
+        raise NotAPhoto(str(err)) from None
+
+
+def evidence_of(image: Image.Image, data: bytes) -> dict:
+    """What the original says about itself, kept as evidence."""
+    exif = image.getexif()
+    found: dict = {"sha256": hashlib.sha256(data).hexdigest(), "format": image.format,
+                   "width": image.width, "height": image.height}
+    ifd = exif.get_ifd(ExifTags.IFD.Exif)
+    for tag, key in ((ExifTags.Base.DateTimeOriginal, "taken_at"), (ExifTags.Base.Make, "make"),
+                     (ExifTags.Base.Model, "model")):
+        value = ifd.get(tag) or exif.get(tag)
+        if value:
+            found[key] = str(value).strip("\x00 ")
+    gps = exif.get_ifd(ExifTags.IFD.GPSInfo)
+    try:
+        if gps and 2 in gps and 4 in gps:
+            lat = _degrees(gps[2]) * (-1 if gps.get(1) == "S" else 1)
+            lon = _degrees(gps[4]) * (-1 if gps.get(3) == "W" else 1)
+            found["gps"] = [round(lat, 6), round(lon, 6)]
+    except (TypeError, ValueError, ZeroDivisionError):
+        pass  # a malformed GPS block is no evidence
+    return found
+
+
+def _degrees(dms) -> float:
+    d, m, s = (float(x) for x in dms)
+    return d + m / 60 + s / 3600
+
+
+def upright_jpeg(image: Image.Image, quality: int = 85) -> bytes:
+    """The picture as the phone showed it, re-encoded; all metadata left behind."""
+    turned = ImageOps.exif_transpose(image)
+    mode = "RGB" if turned.mode not in ("RGB", "L") else turned.mode
+    clean = Image.new(mode, turned.size)
+    clean.paste(turned.convert(mode))
+    out = io.BytesIO()
+    clean.save(out, "JPEG", quality=quality)
+    return out.getvalue()
+
+
+def prepare_evidence(data: bytes) -> tuple[bytes, dict]:
+    """(upright JPEG to store, evidence metadata of the original)."""
+    image = _open(data)
+    return upright_jpeg(image), evidence_of(image, data)
+
+
+def prepare_anonymous(data: bytes) -> bytes:
+    """Upright and stripped of EXIF, GPS, XMP and comments: for anonymous reports."""
+    return upright_jpeg(_open(data))

@@ -1,0 +1,245 @@
+"""Hazard reports and the rectification loop, as the people involved live it."""
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import io
+
+import pytest
+import sqlalchemy as sa
+from PIL import Image as PILImage
+from pypdf import PdfReader
+
+from bot.core.contract import Document, Image, Kind
+from handlers.hazard import find_overdue
+from storage.models import Hazard, HazardEvent, HazardPhoto
+from tests import factories as f
+from tests.chatbot import jpeg
+
+
+@pytest.fixture
+async def site(db):
+    async with db.sessions() as s, s.begin():
+        p = await f.project(s, code="P1")
+        a = await f.zone(s, p, "施工现场A区")
+        await f.zone(s, p, "生活区", kind="生活区")
+        people = {}
+        for key, name, roles, uid in (
+            ("finder", "张三", ("member", "vanguard"), "u1"),
+            ("crew", "赵强", ("assignee",), "u2"),
+            ("officer", "李安监", ("member", "safety_officer"), "u3"),
+            ("secretary", "王书记", ("member", "secretary"), "u4"),
+        ):
+            m = await f.member(s, p, name, roles=roles, zones=[a] if key == "finder" else [])
+            await f.bind(s, m, external_id=uid)
+            people[key] = m.id
+        other = await f.project(s, code="P2", name="别的项目")
+        stranger = await f.member(s, other, "外人", roles=("assignee", "member"))
+        await f.bind(s, stranger, external_id="u9")
+        people["stranger"] = stranger.id
+    return people
+
+
+async def report(user, *, grade="一般隐患", assignee="赵强", deadline="3天", photos=1):
+    for _ in range(photos):
+        said = await user.photo()
+    await user.say("完成")
+    await user.tap("施工现场A区")
+    await user.tap("脚手架")
+    await user.tap(grade)
+    await user.say("3号楼5层脚手架缺少扣件")
+    await user.tap("跳过")
+    await (user.tap(assignee) if assignee == "赵强" else user.say(assignee))
+    said = await user.tap(deadline)
+    assert "请确认" in said
+    return said
+
+
+def pdf_text(said_or_doc) -> str:
+    doc = said_or_doc if isinstance(said_or_doc, Document) else \
+        next(r for r in said_or_doc.replies if isinstance(r, Document))
+    return "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(doc.data)).pages)
+
+
+async def hazards(db) -> list[Hazard]:
+    async with db.sessions() as s:
+        return list((await s.execute(sa.select(Hazard).order_by(Hazard.id))).scalars())
+
+
+async def test_the_whole_loop_with_a_rejection_and_a_second_attempt(chat, site, db, clock):
+    finder, crew, officer = chat.user("u1"), chat.user("u2"), chat.user("u3")
+    await report(finder)
+    said = await finder.tap("确认提交")
+    assert "已登记：红盾整改〔2026〕0001号" in said
+    text = pdf_text(said)
+    for field in ("隐患整改通知书", "红盾整改〔2026〕0001号", "示例项目", "施工现场A区", "张三",
+                  "脚手架", "一般隐患", "3号楼5层脚手架缺少扣件", "赵强", "2026-11-26"):
+        assert field in text, field
+
+    notice = chat.notices(site["crew"])
+    assert "您有一份隐患整改通知书" in notice and pdf_text(notice)
+    assert notice.buttons == ["开始整改", "提交整改"]
+    said = await crew.tap("开始整改", choices=notice.choices)
+    assert "已开始整改" in said
+
+    await crew.tap("提交整改")
+    assert "请至少发送一张" in await crew.say("完成")
+    await crew.photo(jpeg("green"))
+    await crew.say("完成")
+    said = await crew.say("已补齐扣件")
+    assert "已提交整改，等待复查" in said
+
+    to_finder, to_officer = chat.notices(site["finder"]), chat.notices(site["officer"])
+    assert "请复查" in to_finder and "请复查" in to_officer
+    images = [r for r in to_finder.replies if isinstance(r, Image)]
+    assert [i.caption for i in images] == ["整改前", "整改后"]
+    assert chat.notices(site["crew"]).replies == []  # the assignee never re-checks
+
+    said = await finder.tap("退回", choices=to_finder.choices)
+    assert "退回的原因" in said
+    await finder.say("扣件型号不对")
+    back = chat.notices(site["crew"])
+    assert "复查未通过" in back and "扣件型号不对" in back
+
+    await crew.tap("提交整改", choices=back.choices)
+    await crew.photo(jpeg("blue"))
+    await crew.say("完成")
+    await crew.say("已更换为合格扣件")
+    review = chat.notices(site["officer"])
+    said = await officer.tap("通过销项", choices=review.choices)
+    assert "已销项" in said
+    closed = pdf_text(said)
+    assert "整改措施" in closed and "已更换为合格扣件" in closed and "李安监" in closed
+    assert "已销项" in chat.notices(site["crew"])
+
+    [h] = await hazards(db)
+    assert h.status == "closed" and h.rechecked_by_id == site["officer"]
+    async with db.sessions() as s:
+        events = [(e.action, e.actor_id) for e in (await s.execute(
+            sa.select(HazardEvent).order_by(HazardEvent.id))).scalars()]
+        stages = [p.stage for p in (await s.execute(sa.select(HazardPhoto).order_by(HazardPhoto.id))).scalars()]
+    assert events == [("reported", site["finder"]), ("started", site["crew"]),
+                      ("submitted", site["crew"]), ("returned", site["finder"]),
+                      ("submitted", site["crew"]), ("closed", site["officer"])]
+    assert stages == ["before", "after", "after"]
+
+    assert "已销项，无需再复查" in await officer.say("/recheck 2026-1 pass")
+
+
+async def test_the_assignee_cannot_close_and_strangers_cannot_see(chat, site):
+    finder, crew = chat.user("u1"), chat.user("u2")
+    await report(finder)
+    await finder.tap("确认提交")
+    await crew.say("/rectify 1")
+    await crew.photo()
+    await crew.say("完成")
+    await crew.say("整改完毕")
+    assert "您不能复查" in await crew.say("/recheck 1 pass")
+    assert "本项目没有这个编号" in await chat.user("u9").say("/hazard 1")
+    assert "没有找到这个隐患" in await chat.user("u9").say("/rectify 1")
+    said = await finder.say("/hazard 1")
+    assert "待复查" in said and any(isinstance(r, Document) for r in said.replies)
+
+
+async def test_major_hazard_alerts_officers_and_only_they_close_it(chat, site):
+    finder, crew = chat.user("u1"), chat.user("u2")
+    await report(finder, grade="重大隐患")
+    await finder.tap("确认提交")
+    for officer in ("officer", "secretary"):
+        assert "重大隐患" in chat.notices(site[officer])
+    await crew.say("/rectify 1")
+    await crew.photo()
+    await crew.say("完成")
+    await crew.say("已整改")
+    assert chat.notices(site["finder"]).replies == []  # the finder may not close a major one
+    assert "重大隐患只能由安监人员或党支部书记销项" in await finder.say("/recheck 1 pass")
+    assert "已销项" in await chat.user("u4").say("/recheck 1 pass")
+
+
+async def test_crew_named_in_text(chat, site, db):
+    finder = chat.user("u1")
+    await report(finder, assignee="钢筋班组（分包）")
+    await finder.tap("确认提交")
+    [h] = await hazards(db)
+    assert h.assignee_id is None and h.assignee_text == "钢筋班组（分包）"
+    assert "提交整改" in await finder.say("/rectify 1")  # the finder records for the crew
+
+
+async def test_numbers_are_unique_when_confirmed_at_the_same_instant(chat, site, db):
+    users = [chat.user(u) for u in ("u1", "u3", "u4")]
+    for u in users:
+        await report(u, grade="一般隐患")
+    said = await asyncio.gather(*(u.tap("确认提交") for u in users))
+    numbers = sorted(h.number for h in await hazards(db))
+    assert numbers == [1, 2, 3], [s.text for s in said]
+
+
+async def test_bad_input_along_the_report(chat, site, db, clock):
+    finder = chat.user("u1")
+    await finder.say("隐患")
+    assert "请至少发送一张照片" in await finder.say("完成")
+    assert "不是照片" in await finder.photo(b"%PDF-1.4 not an image")
+    for _ in range(9):
+        await finder.photo()
+    said = await finder.photo()
+    assert "最多 9 张" in said
+    await finder.say("完成")
+    await finder.tap("施工现场A区")
+    await finder.tap("脚手架")
+    await finder.tap("一般隐患")
+    assert "描述不能为空" in await finder.say(" ")
+    await finder.say("临边防护缺失")
+    await finder.tap("跳过")
+    question = finder.last.choices  # the assignee question
+    said = await finder.send(Kind.choice, choice=f"m{site['stranger']}", token=question.token)
+    assert "必须是本项目的人员" in said
+    await finder.tap("赵强")
+    assert "不能早于今天" in await finder.say("11-20")
+    said = await finder.say("12-05")
+    assert "请确认" in said and "照片 9 张" in said
+    assert await hazards(db) == []  # nothing saved before the confirmation
+
+
+async def test_overdue_detection_and_view(chat, site, db, clock, config):
+    finder = chat.user("u1")
+    await report(finder, deadline="今天")
+    await finder.tap("确认提交")
+    assert "没有超期" in await chat.user("u3").say("超期")
+    clock.advance(days=3)
+    said = await chat.user("u3").say("超期")
+    assert "超期隐患 1 项" in said and "超期 3 天 · 赵强" in said
+    assert "没有使用此功能的权限" in await finder.say("/overdue")
+    async with db.sessions() as s:
+        [late] = await find_overdue(s, clock(), config.tz)
+    assert late.days == 3 and late.hazard.number == 1
+    assert "待我整改：1 项" in await chat.user("u2").say("我的")
+    assert "我报告的未销项隐患：1 项" in await finder.say("我的")
+
+
+async def test_a_cancelled_report_keeps_no_row_and_a_saved_one_its_evidence(chat, site, db, config):
+    finder = chat.user("u1")
+    await finder.photo()
+    await finder.say("取消")
+    async with db.sessions() as s:
+        assert (await s.execute(sa.select(HazardPhoto))).first() is None  # cancelled: no row
+    await report(finder)
+    await finder.tap("确认提交")
+    async with db.sessions() as s:
+        photo = (await s.execute(sa.select(HazardPhoto))).scalar_one()
+    from storage.media import MediaStore
+
+    stored = PILImage.open(MediaStore(config.media.dir).path(photo.media_name))
+    assert photo.evidence["sha256"] and photo.evidence["width"] == 64
+    assert stored.size == (64, 48)
+
+
+async def test_upright_and_evidence_of_a_rotated_photo():
+    from handlers.photos import prepare_evidence
+
+    exif = PILImage.Exif()
+    exif[0x0112] = 6
+    exif[0x0110] = "RedPhone 9"
+    upright, evidence = prepare_evidence(jpeg(size=(80, 40), exif=exif.tobytes()))
+    assert PILImage.open(io.BytesIO(upright)).size == (40, 80)
+    assert evidence["model"] == "RedPhone 9" and evidence["width"] == 80
+    assert not PILImage.open(io.BytesIO(upright)).getexif()
