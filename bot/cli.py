@@ -71,6 +71,11 @@ def _parser() -> argparse.ArgumentParser:
     hz.add_argument("--json", action="store_true", help="machine-readable output")
     hz.set_defaults(func=cmd_hazards)
 
+    rep = sub.add_parser("reports", help="violation reports as an officer sees them (no identities)")
+    rep.add_argument("--project", required=True, help="project code")
+    rep.add_argument("--json", action="store_true", help="machine-readable output")
+    rep.set_defaults(func=cmd_reports)
+
     run = sub.add_parser("run", help="run the bot (console demo when no platform is configured)")
     run.add_argument("--member", help="console mode: member to chat as (default: the demo's)")
     run.set_defaults(func=cmd_run)
@@ -250,6 +255,42 @@ async def cmd_hazards(config: Config, args) -> int:
         late = f"  overdue {r['overdue_days']}d" if r["overdue_days"] else ""
         print(f"{r['number']}  {r['status_label']}  {r['grade']}  {r['category']}  "
               f"{r['assignee']}  {r['deadline']}{late}")
+    return 0
+
+
+async def cmd_reports(config: Config, args) -> int:
+    import json
+
+    from bot.core.i18n import Translator
+    from handlers.violation.common import STATUS
+    from storage import violations as store
+    from storage.directory import project_by_code
+
+    engine, sessions = await open_db(config)
+    try:
+        async with sessions() as s:
+            project = await project_by_code(s, args.project)
+            if project is None:
+                raise CliError(f"no project {args.project!r}")
+            found = await store.listing(s, project.id)
+    finally:
+        await engine.dispose()
+    t = Translator(config.locale.default)
+    rows = [{"id": r.id, "kind": r.kind, "status": r.status, "status_label": t(STATUS[r.status]),
+             "zone": r.zone.name if r.zone else None, "description": r.description,
+             "received": r.received_at.astimezone(config.tz).strftime("%Y-%m-%d %H:00"),
+             "named": r.named_member_id is not None,
+             "photos": sum(1 for e in r.entries if e.media_name),
+             "replies": [e.text for e in r.entries if e.author == "officer" and e.text]}
+            for r in found]
+    if args.json:
+        print(json.dumps(rows, ensure_ascii=False, indent=2))
+        return 0
+    if not rows:
+        print(f"{project.code}: no violation reports")
+    for r in rows:
+        print(f"#{r['id']}  {r['received']}  {r['kind']}  {r['status_label']}  "
+              f"{r['zone'] or '-'}  {r['description'][:40]}")
     return 0
 
 

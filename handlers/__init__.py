@@ -6,13 +6,14 @@ from bot.core.registry import Registry
 
 def build_registry() -> Registry:
     from handlers import help as help_
-    from handlers import hazard, me, onboarding, patrol, team, week_view
+    from handlers import hazard, me, onboarding, patrol, team, violation, week_view
 
     registry = Registry()
     onboarding.build(registry)
     patrol.build(registry)
     team.build(registry)
-    hazard.build(registry)
+    hazard_flow = hazard.build(registry)
+    violation.build(registry, hazard_flow)
     me.build(registry)
     week_view.build(registry)
     help_.build(registry)  # last: help and cancel close the list /help shows

@@ -10,8 +10,9 @@ from bot.core.registry import Registry
 def available(registry: Registry, ctx: Ctx) -> list[Command]:
     """The listed commands this user may use, in registration order."""
     member = ctx.member
-    if member is None:
-        return []
+    if member is None:  # what a stranger can do: report a violation, follow it up
+        return [c for c in registry.commands.values()
+                if c.listed and c.public and c.name not in ("help", "cancel")]
     roles = member.role_names
     return [c for c in registry.commands.values()
             if c.listed and (c.roles is None or c.roles & roles)]
@@ -19,10 +20,8 @@ def available(registry: Registry, ctx: Ctx) -> list[Command]:
 
 def help_reply(registry: Registry, ctx: Ctx) -> Reply:
     t = ctx.t
-    if ctx.member is None:
-        return Text(registry.join_line(t))
     commands = available(registry, ctx)
-    lines = [t("红盾安全巡查 · 可用功能：")]
+    lines = [registry.join_line(t) if ctx.member is None else t("红盾安全巡查 · 可用功能：")]
     for c in commands:
         word = f" {t(c.words[0])}" if c.words and ctx.locale == "zh_CN" else ""
         lines.append(f"/{c.name}{word} — {t(c.summary)}")

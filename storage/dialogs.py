@@ -43,3 +43,12 @@ async def delete(session: AsyncSession, key: tuple[str, str, str]) -> None:
     row = await session.get(DialogState, key)
     if row is not None:
         await session.delete(row)
+
+
+async def purge_expired(session: AsyncSession, now: dt.datetime) -> int:
+    """Dialogs nobody came back to: what they held (drafts) is not kept."""
+    import sqlalchemy as sa
+
+    result = await session.execute(sa.delete(DialogState).where(
+        DialogState.expires_at < sa.bindparam("now", now, type_=DialogState.expires_at.type)))
+    return result.rowcount

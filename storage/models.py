@@ -375,3 +375,67 @@ class HazardCounter(Base):
         sa.ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True)
     year: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
     last: Mapped[int] = mapped_column(sa.Integer)
+
+
+class ViolationReport(Base):
+    """A worker's report of unsafe behaviour. Holds nothing that points at who sent
+    it unless they chose to be named: no account, no chat, an hour-coarse time."""
+
+    __tablename__ = "violation_reports"
+    __table_args__ = (sa.Index("ix_violation_reports_project_status", "project_id", "status"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(sa.ForeignKey("projects.id", ondelete="CASCADE"))
+    zone_id: Mapped[int | None] = mapped_column(sa.ForeignKey("zones.id", ondelete="SET NULL"))
+    kind: Mapped[str] = mapped_column(sa.String(32))  # 未戴安全帽, 违章作业, ...
+    description: Mapped[str] = mapped_column(sa.Text)
+    status: Mapped[str] = mapped_column(sa.String(16))  # new | confirmed | unfounded | hazard
+    receipt_hash: Mapped[str] = mapped_column(sa.String(128), unique=True)
+    named_member_id: Mapped[int | None] = mapped_column(  # only for 实名举报
+        sa.ForeignKey("members.id", ondelete="SET NULL"))
+    hazard_id: Mapped[int | None] = mapped_column(sa.ForeignKey("hazards.id", ondelete="SET NULL"))
+    received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)  # to the hour
+    officers_notified_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    notify_after: Mapped[dt.datetime] = mapped_column(UTCDateTime)  # a random moment
+    closed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+    project: Mapped[Project] = relationship()
+    zone: Mapped[Zone | None] = relationship()
+    entries: Mapped[list[ViolationEntry]] = relationship(
+        order_by="ViolationEntry.id", cascade="all, delete-orphan")
+
+
+class ViolationEntry(Base):
+    """A photo or a message on a report: from the reporter (never identified) or
+    an officer's reply, which the reporter reads through /track."""
+
+    __tablename__ = "violation_entries"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    report_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("violation_reports.id", ondelete="CASCADE"), index=True)
+    author: Mapped[str] = mapped_column(sa.String(8))  # reporter | officer
+    officer_id: Mapped[int | None] = mapped_column(sa.ForeignKey("members.id", ondelete="SET NULL"))
+    text: Mapped[str | None] = mapped_column(sa.Text)
+    media_name: Mapped[str | None] = mapped_column(sa.String(200))
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime)  # to the hour for the reporter's
+
+
+class DailyKey(Base):
+    """A random key per day for keyed hashes of user ids (abuse limits). Deleted after
+    two days, after which yesterday's hashes can no longer be tied to anyone."""
+
+    __tablename__ = "daily_keys"
+
+    day: Mapped[dt.date] = mapped_column(sa.Date, primary_key=True)
+    secret: Mapped[str] = mapped_column(sa.String(64))
+
+
+class DailyCount(Base):
+    """How many reports one (keyed-hashed) sender made on a day."""
+
+    __tablename__ = "daily_counts"
+
+    day: Mapped[dt.date] = mapped_column(sa.Date, primary_key=True)
+    sender: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    count: Mapped[int] = mapped_column(sa.Integer)

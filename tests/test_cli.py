@@ -89,7 +89,7 @@ def test_bad_import_names_the_line_and_imports_nothing(site):
     (site / "bad.toml").write_text(bad, encoding="utf-8")
     result = redshield("import", "bad.toml", cwd=site)
     assert result.returncode == 1
-    assert "bad.toml:14" in result.stderr and "不存在的区" in result.stderr
+    assert "bad.toml:11" in result.stderr and "不存在的区" in result.stderr
     assert "nothing was imported" in result.stderr
     assert "no member" in redshield("invite", "张三", cwd=site).stderr
 

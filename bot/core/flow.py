@@ -150,9 +150,11 @@ class Ctx:
         flow = self._flows.get(self.dialog.flow) if self.dialog else None
         return flow.steps.get(self.dialog.step) if flow else None
 
-    async def start(self, flow: Flow, data: dict[str, Any] | None = None) -> None:
-        self.dialog = Dialog(flow.name, flow.first, new_token(), dict(data or {}))
-        await self.goto(flow.first)
+    async def start(self, flow: Flow, data: dict[str, Any] | None = None,
+                    at: str | None = None) -> None:
+        """Open the flow and ask its first question (or the question of step `at`)."""
+        self.dialog = Dialog(flow.name, at or flow.first, new_token(), dict(data or {}))
+        await self.goto(at or flow.first)
 
     async def goto(self, step: str) -> None:
         """Move to `step` and ask its question, with a fresh token for its buttons."""

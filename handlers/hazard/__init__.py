@@ -19,7 +19,8 @@ from storage.models import Hazard, PatrolPhoto
 OVERDUE_VIEWERS = frozenset({"safety_officer", "secretary", "committee"})
 
 
-def build(registry: Registry) -> None:
+def build(registry: Registry):
+    """Registers the hazard commands; returns the report flow (others start it too)."""
     flow = report.build(registry)
     loop.build(registry)
 
@@ -63,6 +64,7 @@ def build(registry: Registry) -> None:
     registry.command(Command("overdue", overdue_command, N_("超期隐患"), words=("超期",),
                              roles=OVERDUE_VIEWERS))
     registry.on_unprompted(Kind.photo, photo_unprompted)
+    return flow
 
 
 async def show(ctx: Ctx, hazard: Hazard) -> None:

@@ -13,7 +13,7 @@ from handlers.patrol import chosen_zone, local, parse_day, project_zones, zone_o
 from storage import hazards as store
 from storage import patrols as patrol_store
 from storage.media import MediaStore
-from storage.models import Hazard, HazardPhoto, HazardStatus, Member, Zone
+from storage.models import Hazard, HazardPhoto, HazardStatus, Member, ViolationReport, Zone
 
 OFFICERS = {"safety_officer", "secretary"}
 
@@ -205,12 +205,10 @@ async def start_report(ctx: Ctx, flow: Flow, first: Incoming | None = None) -> N
     data = {"photos": [], "patrol_id": patrol.id if patrol else None,
             "default_zone": patrol.zone_id if patrol else
             (ctx.member.zones[0].id if ctx.member.zones else None)}
+    if first is not None:
+        await take_photo(ctx, first, data["photos"])
     ctx.dialog = None
     await ctx.start(flow, data)
-    if first is not None:
-        ctx.replies.clear()  # ask once, with the count, instead of the empty prompt
-        await take_photo(ctx, first, ctx.data["photos"])
-        await ctx.ask_again()
 
 
 async def save(ctx: Ctx) -> Hazard:
@@ -230,6 +228,9 @@ async def save(ctx: Ctx) -> Hazard:
     ctx.session.add(hazard)
     await ctx.session.flush()
     await store.record(ctx.session, hazard, ctx.member.id, "reported", now)
+    if d.get("violation_id"):  # an officer turned a violation report into this hazard
+        report = await ctx.session.get(ViolationReport, d["violation_id"])
+        report.status, report.hazard_id, report.closed_at = "hazard", hazard.id, now
     return await store.load(ctx.session, hazard.id)
 
 
