@@ -22,7 +22,7 @@ def build_adapters(config: Config, engine: Engine, media: MediaStore) -> list[Ad
     if config.telegram_enabled:
         from bot.adapters.telegram import TelegramAdapter
 
-        adapters.append(TelegramAdapter(config, engine, media))
+        adapters.append(TelegramAdapter(config, engine))
     if config.wecom_enabled:
         from bot.adapters.wecom import WecomAdapter
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 import time
 
+from pathlib import Path
+
 import httpx
 import pytest
 import sqlalchemy as sa
@@ -19,9 +21,11 @@ from bot.core.flow import Command, Ctx, Flow
 from bot.core.registry import Registry
 from bot.web import build_web_app
 from handlers import build_registry
-from storage.media import MediaStore
 from storage.models import Identity
 from tests import factories as f
+from PIL import Image as PILImage
+
+from tests.chatbot import jpeg
 from tests.fakes.telegram_api import FakeBotAPI
 from tests.telegram_updates import tg_message, tg_tap
 
@@ -57,16 +61,16 @@ class Phone:
         return await self.send(tg_message(text, **kw))
 
 
-async def make_phone(config, api, engine, tmp_path) -> Phone:
-    adapter = TelegramAdapter(config, engine, MediaStore(tmp_path / "media"), retry_delays=(0, 0))
+async def make_phone(config, api, engine) -> Phone:
+    adapter = TelegramAdapter(config, engine, retry_delays=(0, 0))
     await adapter.app.initialize()
     return Phone(adapter, api)
 
 
 @pytest.fixture
-async def phone(config, api, db, clock, tmp_path):
+async def phone(config, api, db, clock):
     cfg = tg_config(config, api)
-    phone = await make_phone(cfg, api, build_engine(cfg, db.sessions, clock), tmp_path)
+    phone = await make_phone(cfg, api, build_engine(cfg, db.sessions, clock))
     yield phone
     await phone.adapter.app.shutdown()
 
@@ -140,9 +144,9 @@ async def test_an_update_is_processed_once(phone, code):
     assert "绑定成功" in texts(first) and again == []
 
 
-async def test_commands_menu_in_chinese_and_english(api, config, db, clock, tmp_path):
+async def test_commands_menu_in_chinese_and_english(api, config, db, clock):
     cfg = tg_config(config, api)
-    adapter = TelegramAdapter(cfg, build_engine(cfg, db.sessions, clock), MediaStore(tmp_path))
+    adapter = TelegramAdapter(cfg, build_engine(cfg, db.sessions, clock))
     await adapter.app.initialize()
     await adapter._set_commands()
     await adapter.app.shutdown()
@@ -155,14 +159,16 @@ async def test_commands_menu_in_chinese_and_english(api, config, db, clock, tmp_
 # ---- media
 
 
-async def test_largest_photo_is_downloaded_into_the_media_store(phone, api, tmp_path):
-    api.files["photos/big.jpg"] = b"\xff\xd8 the large one"
+async def test_largest_photo_is_downloaded_and_reaches_the_hazard_report(phone, api, code, config):
+    await phone.say(f"/start {code}")
+    api.files["photos/big.jpg"] = jpeg("red", size=(128, 96))
     sizes = [{"file_id": "small", "file_unique_id": "s", "width": 90, "height": 90, "file_size": 10},
              {"file_id": "big", "file_unique_id": "b", "width": 1280, "height": 960, "file_size": 17}]
     calls = await phone.send(tg_message(photo=sizes))
     assert [c["file_id"] for c in calls if c.method == "getFile"] == ["big"]
-    stored = [p for p in (tmp_path / "media").rglob("*.jpg")]
-    assert [p.read_bytes() for p in stored] == [b"\xff\xd8 the large one"]
+    assert "已收到 1 张照片" in texts(calls)
+    [stored] = list(Path(config.media.dir).rglob("*.jpg"))  # as the handler keeps it
+    assert PILImage.open(stored).size == (128, 96)
 
 
 async def test_too_large_photo_is_refused_before_download(phone):
@@ -173,12 +179,13 @@ async def test_too_large_photo_is_refused_before_download(phone):
     assert not [c for c in calls if c.method == "getFile"]
 
 
-async def test_image_documents_are_photos_other_documents_refused(phone, api, tmp_path):
-    api.files["photos/doc1.jpg"] = b"\x89PNG image"
+async def test_image_documents_are_photos_other_documents_refused(phone, api, code):
+    await phone.say(f"/start {code}")
+    api.files["photos/doc1.jpg"] = jpeg("blue")
     doc = {"file_id": "doc1", "file_unique_id": "d1", "file_name": "hazard.png",
            "mime_type": "image/png", "file_size": 10}
-    await phone.send(tg_message(document=doc))
-    assert [p.read_bytes() for p in (tmp_path / "media").rglob("*.*")] == [b"\x89PNG image"]
+    calls = await phone.send(tg_message(document=doc))
+    assert [c["file_id"] for c in calls if c.method == "getFile"] == ["doc1"]
 
     pdf = {"file_id": "doc2", "file_unique_id": "d2", "file_name": "a.pdf",
            "mime_type": "application/pdf", "file_size": 10}
@@ -218,9 +225,9 @@ def probe_registry() -> Registry:
 
 
 @pytest.fixture
-async def probe(config, api, db, clock, tmp_path):
+async def probe(config, api, db, clock):
     cfg = tg_config(config, api)
-    phone = await make_phone(cfg, api, Engine(cfg, db.sessions, probe_registry(), clock), tmp_path)
+    phone = await make_phone(cfg, api, Engine(cfg, db.sessions, probe_registry(), clock))
     yield phone
     await phone.adapter.app.shutdown()
 
@@ -292,10 +299,10 @@ async def test_flood_limit_is_waited_out(phone, api, code):
 # ---- webhook
 
 
-async def test_webhook_checks_the_secret(api, config, db, clock, tmp_path, code):
+async def test_webhook_checks_the_secret(api, config, db, clock, code):
     cfg = tg_config(config, api, mode="webhook", webhook_url="https://bot.example.com/telegram/webhook",
                     webhook_secret="s3cret-token")
-    adapter = TelegramAdapter(cfg, build_engine(cfg, db.sessions, clock), MediaStore(tmp_path))
+    adapter = TelegramAdapter(cfg, build_engine(cfg, db.sessions, clock))
     await adapter.start()
     try:
         assert api.sent("setWebhook")[0]["secret_token"] == "s3cret-token"

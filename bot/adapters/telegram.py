@@ -51,7 +51,6 @@ from bot.core.contract import (
 )
 from bot.core.engine import Engine
 from bot.core.i18n import Translator
-from storage.media import MediaStore
 
 log = logging.getLogger("redshield.telegram")
 
@@ -73,11 +72,10 @@ class Unusable(Exception):
 class TelegramAdapter:
     platform = PLATFORM
 
-    def __init__(self, config: Config, engine: Engine, media: MediaStore, *,
+    def __init__(self, config: Config, engine: Engine, *,
                  retry_delays: tuple[float, ...] = (0.5, 1.0, 2.0)):
         self.config = config
         self.engine = engine
-        self.media = media
         self.retry_delays = retry_delays  # waits between tries on network errors
         self.app = self._build_application()
         self.app.add_handler(TypeHandler(Update, self._on_update))
@@ -218,6 +216,7 @@ class TelegramAdapter:
 
     async def _download(self, file_id: str, size: int | None, suffix: str,
                         language: str | None) -> Photo:
+        """Fetch a photo (getFile), refusing one over the size limit."""
         t = self.engine.translator(language)
         too_big = t("照片太大（超过 {mb} MB），请压缩后重新发送。").format(
             mb=self.config.media.max_photo_mb)
@@ -229,8 +228,13 @@ class TelegramAdapter:
         data = bytes(await self._retrying(tg_file.download_as_bytearray))
         if len(data) > self.max_bytes:
             raise Unusable(too_big)
-        name = await self.media.save(data, suffix.lower())
-        return Photo(ref=name, read=lambda: self.media.read(name), filename=PurePosixPath(name).name)
+
+        # Kept in memory only: the handler stores what it keeps (an anonymous report's
+        # photo without its metadata), so an original never reaches the disk.
+        async def read() -> bytes:
+            return data
+
+        return Photo(ref=file_id, read=read, filename=f"{tg_file.file_unique_id}{suffix.lower()}")
 
     async def _on_button(self, update: Update) -> None:
         query = update.callback_query
