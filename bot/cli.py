@@ -76,6 +76,9 @@ def _parser() -> argparse.ArgumentParser:
     rep.add_argument("--json", action="store_true", help="machine-readable output")
     rep.set_defaults(func=cmd_reports)
 
+    sub.add_parser("wecom-menu", help="create the WeCom app menu (巡查 / 隐患 / 举报 / 我的)"
+                   ).set_defaults(func=cmd_wecom_menu)
+
     run = sub.add_parser("run", help="run the bot (console demo when no platform is configured)")
     run.add_argument("--member", help="console mode: member to chat as (default: the demo's)")
     run.set_defaults(func=cmd_run)
@@ -291,6 +294,21 @@ async def cmd_reports(config: Config, args) -> int:
     for r in rows:
         print(f"#{r['id']}  {r['received']}  {r['kind']}  {r['status_label']}  "
               f"{r['zone'] or '-'}  {r['description'][:40]}")
+    return 0
+
+
+async def cmd_wecom_menu(config: Config, args) -> int:
+    from bot.adapters.wecom import create_app_menu
+    from bot.adapters.wecom_client import WecomError
+
+    if not config.wecom_enabled:
+        raise CliError("WeCom is not configured: set [wecom] corp_id, agent_id, secret, token "
+                       "and encoding_aes_key (secrets via REDSHIELD_WECOM_*)")
+    try:
+        await create_app_menu(config)
+    except WecomError as err:
+        raise CliError(f"WeCom refused the menu: errcode {err.errcode} {err.errmsg}") from None
+    print(f"menu created for agent {config.wecom.agent_id}")
     return 0
 
 

@@ -1,28 +1,41 @@
-"""Delivering notices (messages to members that are not replies) through the
-adapters of the platforms each member uses.
+"""The delivery worker: sends what the outbox holds through the adapters of the
+platforms each member uses, paced to the platforms' limits, and marks each
+message sent, to be retried, or failed for good.
 
-Sent after the step that made them is committed; a crash in between loses
-them. The outbox of the scheduler's issue replaces this with rows written in
-the same transaction.
+Delivery is at least once: a worker killed after a platform accepted a message
+but before it was marked sent leaves a claim that another worker takes over
+after a few minutes and sends again (WeCom's duplicate check absorbs that;
+on Telegram the window is the few milliseconds between the two).
 """
 from __future__ import annotations
 
+import asyncio
+import datetime as dt
 import logging
-from typing import Awaitable, Callable
+import time
+from typing import Callable
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from bot.adapters.base import Adapter
-from bot.core.contract import Notice
-from storage.models import Identity, Member
+from bot.adapters.base import Adapter, DeliveryFailed
+from bot.core import serialize
+from bot.core.engine import utcnow
+from storage import outbox
+from storage.media import MediaStore
+from storage.models import Identity, Member, OutboxMessage
 
 log = logging.getLogger("redshield.delivery")
+
+MAX_ATTEMPTS = 8
+BACKOFF = (5, 15, 60, 300, 900, 1800, 3600)  # seconds before attempt 2, 3, ...
 
 
 async def addresses(sessions: async_sessionmaker, member_ids: set[int]) -> dict[int, list[tuple[str, str]]]:
     """member id -> [(platform, external id)] of every reachable account."""
     out: dict[int, list[tuple[str, str]]] = {m: [] for m in member_ids}
+    if not member_ids:
+        return out
     async with sessions() as s:
         rows = await s.execute(sa.select(Identity.member_id, Identity.platform, Identity.external_id)
                                .where(Identity.member_id.in_(member_ids),
@@ -37,20 +50,105 @@ async def addresses(sessions: async_sessionmaker, member_ids: set[int]) -> dict[
     return out
 
 
-def make_notifier(sessions: async_sessionmaker,
-                  adapters: list[Adapter]) -> Callable[[list[Notice]], Awaitable[None]]:
-    by_platform = {a.platform: a for a in adapters}
+class Pacer:
+    """Spaces sends: at most `overall` per second on a platform, and at least
+    `per_chat` seconds between two sends to one chat."""
 
-    async def notify(notices: list[Notice]) -> None:
-        where = await addresses(sessions, {n.member_id for n in notices})
-        for notice in notices:
-            targets = [(p, x) for p, x in where.get(notice.member_id, []) if p in by_platform]
-            if not targets:
-                log.info("notice %s: member has no reachable account", notice.kind)
-            for platform, external_id in targets:
+    def __init__(self, overall: float | None, per_chat: float, clock: Callable[[], float] = time.monotonic,
+                 sleep=asyncio.sleep):
+        self.gap = 1 / overall if overall else 0.0
+        self.per_chat = per_chat
+        self.clock, self.sleep = clock, sleep
+        self._next_any = 0.0
+        self._next_chat: dict[str, float] = {}
+        self._lock = asyncio.Lock()
+
+    async def wait(self, chat: str, messages: int = 1) -> None:
+        async with self._lock:
+            now = self.clock()
+            at = max(now, self._next_any, self._next_chat.get(chat, 0.0))
+            self._next_any = at + self.gap * messages
+            self._next_chat[chat] = at + self.per_chat * messages
+        if at > now:
+            await self.sleep(at - now)
+
+
+class Deliverer:
+    def __init__(self, sessions: async_sessionmaker, adapters: list[Adapter], media: MediaStore,
+                 clock: Callable[[], dt.datetime] = utcnow, batch: int = 200, concurrency: int = 32):
+        self.sessions = sessions
+        self.adapters = {a.platform: a for a in adapters}
+        self.pacers = {a.platform: Pacer(getattr(a, "pace_overall", None), getattr(a, "pace_per_chat", 0.0))
+                       for a in adapters}
+        self.media = media
+        self.clock = clock
+        self.batch = batch
+        self.concurrency = asyncio.Semaphore(concurrency)
+        self.wake = asyncio.Event()
+
+    async def run_once(self) -> int:
+        """Send everything due now; returns how many messages were handled."""
+        handled = 0
+        while True:
+            async with self.sessions() as s, s.begin():
+                rows = await outbox.claim(s, self.clock(), self.batch)
+            if not rows:
+                return handled
+            where = await addresses(self.sessions, {r.member_id for r in rows})
+            await asyncio.gather(*(self._send(r, where.get(r.member_id, [])) for r in rows))
+            handled += len(rows)
+
+    async def run_forever(self, stop: asyncio.Event, idle: float = 5.0) -> None:
+        while not stop.is_set():
+            try:
+                await self.run_once()
+            except Exception:
+                log.exception("delivery round failed; trying again shortly")
+            self.wake.clear()
+            try:
+                await asyncio.wait_for(self.wake.wait(), idle)
+            except asyncio.TimeoutError:
+                pass
+
+    async def _send(self, row: OutboxMessage, targets: list[tuple[str, str]]) -> None:
+        targets = [(p, x) for p, x in targets if p in self.adapters]
+        outcome, error = "failed", "no reachable account"
+        if targets:
+            try:
+                replies = await serialize.load(row.payload, self.media)
+            except Exception as err:  # a stored message that cannot be read will never send
+                replies, error = None, f"unreadable: {type(err).__name__}"
+            if replies is not None:
+                outcome, error = await self._to_targets(replies, targets)
+        async with self.sessions() as s, s.begin():
+            fresh = await s.get(OutboxMessage, row.id, with_for_update=True)
+            now = self.clock()
+            fresh.attempts += 1
+            if outcome == "sent":
+                fresh.sent_at = now
+            elif outcome == "retry" and fresh.attempts < MAX_ATTEMPTS:
+                delay = BACKOFF[min(fresh.attempts - 1, len(BACKOFF) - 1)]
+                fresh.next_attempt_at, fresh.claimed_at = now + dt.timedelta(seconds=delay), None
+                fresh.last_error = error[:300]
+            else:
+                fresh.failed_at, fresh.last_error = now, error[:300]
+                log.warning("outbox message %s (%s) given up: %s", row.id, row.kind, error)
+
+    async def _to_targets(self, replies, targets) -> tuple[str, str]:
+        sent, retry, errors = False, False, []
+        for platform, external_id in targets:
+            async with self.concurrency:
+                await self.pacers[platform].wait(external_id, len(replies))
                 try:
-                    await by_platform[platform].deliver(external_id, list(notice.replies))
-                except Exception:
-                    log.exception("notice %s could not be delivered on %s", notice.kind, platform)
-
-    return notify
+                    await self.adapters[platform].deliver(external_id, replies)
+                    sent = True
+                except DeliveryFailed as err:
+                    retry = retry or not err.permanent
+                    errors.append(f"{platform}: {err}")
+                except Exception as err:  # unknown trouble: worth another try later
+                    retry = True
+                    errors.append(f"{platform}: {type(err).__name__}")
+                    log.exception("delivery on %s failed", platform)
+        if sent:
+            return "sent", ""
+        return ("retry" if retry else "failed"), "; ".join(errors)

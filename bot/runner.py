@@ -10,14 +10,13 @@ from bot.adapters.base import Adapter
 from bot.app import build_engine
 from bot.config import Config
 from bot.core.engine import Engine
-from bot.delivery import make_notifier
+from bot.delivery import Deliverer
 from bot.web import build_web_app
-from storage.media import MediaStore
 
 log = logging.getLogger("redshield.run")
 
 
-def build_adapters(config: Config, engine: Engine, media: MediaStore) -> list[Adapter]:
+def build_adapters(config: Config, engine: Engine) -> list[Adapter]:
     adapters: list[Adapter] = []
     if config.telegram_enabled:
         from bot.adapters.telegram import TelegramAdapter
@@ -26,16 +25,20 @@ def build_adapters(config: Config, engine: Engine, media: MediaStore) -> list[Ad
     if config.wecom_enabled:
         from bot.adapters.wecom import WecomAdapter
 
-        adapters.append(WecomAdapter(config, engine, media))
+        adapters.append(WecomAdapter(config, engine))
     return adapters
 
 
 async def serve(config: Config, db_engine, sessions, *, ready: asyncio.Event | None = None) -> None:
     """Run until interrupted (SIGINT / SIGTERM), then stop every adapter cleanly."""
     engine = build_engine(config, sessions)
-    media = MediaStore(config.media.dir)
-    adapters = build_adapters(config, engine, media)
-    engine.notifier = make_notifier(sessions, adapters)
+    adapters = build_adapters(config, engine)
+    deliverer = Deliverer(sessions, adapters, engine.media)
+
+    async def wake() -> None:
+        deliverer.wake.set()
+
+    engine.on_outbox = wake
     app = build_web_app(db_engine, [r for a in adapters for r in a.routes()])
     server = uvicorn.Server(uvicorn.Config(app, host=config.server.host, port=config.server.port,
                                            log_level="warning", lifespan="off"))
@@ -46,9 +49,16 @@ async def serve(config: Config, db_engine, sessions, *, ready: asyncio.Event | N
             started.append(adapter)
             log.info("%s adapter started", adapter.platform)
         log.info("web server on http://%s:%s", config.server.host, config.server.port)
+        stop = asyncio.Event()
+        delivering = asyncio.create_task(deliverer.run_forever(stop))
         if ready is not None:
             ready.set()
-        await server.serve()
+        try:
+            await server.serve()
+        finally:
+            stop.set()
+            deliverer.wake.set()
+            await delivering
     finally:
         for adapter in reversed(started):
             try:

@@ -7,6 +7,9 @@ from bot.core.i18n import N_
 from bot.core.registry import Registry
 
 
+SHORTCUTS = ("patrol", "hazard", "me", "report", "team", "week", "overdue", "log", "track")
+
+
 def available(registry: Registry, ctx: Ctx) -> list[Command]:
     """The listed commands this user may use, in registration order."""
     member = ctx.member
@@ -25,9 +28,10 @@ def help_reply(registry: Registry, ctx: Ctx) -> Reply:
     for c in commands:
         word = f" {t(c.words[0])}" if c.words and ctx.locale == "zh_CN" else ""
         lines.append(f"/{c.name}{word} — {t(c.summary)}")
-    # Buttons for the commands that need no argument, so a gloved thumb can tap them.
+    # The most used as buttons, for a gloved thumb; six at most, as a WeCom card holds.
+    shortcuts = sorted((c for c in commands if c.name in SHORTCUTS), key=lambda c: SHORTCUTS.index(c.name))
     options = tuple(Option(t(c.words[0]) if c.words else f"/{c.name}", f"/{c.name}")
-                    for c in commands if c.name not in ("help", "cancel"))
+                    for c in shortcuts[:6])
     return Choices("\n".join(lines), options) if options else Text("\n".join(lines))
 
 

@@ -66,7 +66,19 @@ async def mark_unreachable(session: AsyncSession, platform: str, external_id: st
                Identity.unreachable_since.is_(None))
         .values(unreachable_since=now)
     )
-    return result.rowcount > 0
+    if result.rowcount > 0 or platform != "wecom":
+        return result.rowcount > 0
+    # A WeCom member known only by the imported userid has no identity row yet: add one.
+    known = (await session.execute(sa.select(Identity.id).where(
+        Identity.platform == platform, Identity.external_id == external_id))).first()
+    member_id = (await session.execute(sa.select(Member.id).where(
+        Member.wecom_userid == external_id))).scalar_one_or_none()
+    if known is not None or member_id is None:
+        return False
+    session.add(Identity(platform=platform, external_id=external_id, member_id=member_id,
+                         bound_at=now, unreachable_since=now))
+    await session.flush()
+    return True
 
 
 async def mark_reachable(session: AsyncSession, platform: str, external_id: str) -> None:

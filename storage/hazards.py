@@ -46,9 +46,12 @@ async def load(session: AsyncSession, hazard_id: int) -> Hazard | None:
 
 
 async def record(session: AsyncSession, hazard: Hazard, actor_id: int | None, action: str,
-                 at: dt.datetime, note: str | None = None) -> None:
-    session.add(HazardEvent(hazard_id=hazard.id, at=at, actor_id=actor_id, action=action,
-                            status=hazard.status, note=note))
+                 at: dt.datetime, note: str | None = None) -> HazardEvent:
+    event = HazardEvent(hazard_id=hazard.id, at=at, actor_id=actor_id, action=action,
+                        status=hazard.status, note=note)
+    session.add(event)
+    await session.flush()
+    return event
 
 
 async def history(session: AsyncSession, hazard_id: int) -> list[HazardEvent]:

@@ -439,3 +439,52 @@ class DailyCount(Base):
     day: Mapped[dt.date] = mapped_column(sa.Date, primary_key=True)
     sender: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
     count: Mapped[int] = mapped_column(sa.Integer)
+
+
+class OutboxMessage(Base):
+    """A message the bot sends on its own, written in the transaction that decided
+    to send it; the delivery worker sends it and marks it. The key makes a second
+    enqueue of the same message (a job run twice, two schedulers) a no-op."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (sa.Index("ix_outbox_pending", "sent_at", "failed_at", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(sa.String(200), unique=True)  # kind:recipient:period
+    kind: Mapped[str] = mapped_column(sa.String(32))
+    member_id: Mapped[int] = mapped_column(sa.ForeignKey("members.id", ondelete="CASCADE"), index=True)
+    payload: Mapped[list] = mapped_column(sa.JSON)  # the replies, serialised
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    attempts: Mapped[int] = mapped_column(sa.Integer, default=0)
+    claimed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)  # a worker is sending it
+    sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    failed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)  # given up: permanent failure
+    last_error: Mapped[str | None] = mapped_column(sa.String(300))
+
+
+class JobRun(Base):
+    """When each scheduled job last ran, so one missed while the bot was down runs on restart."""
+
+    __tablename__ = "job_runs"
+
+    job: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    last_run_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class LeaveRequest(Base):
+    """/leave: a member asks, the branch secretary approves; approved leave sets leave_until."""
+
+    __tablename__ = "leave_requests"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    member_id: Mapped[int] = mapped_column(sa.ForeignKey("members.id", ondelete="CASCADE"), index=True)
+    start: Mapped[dt.date] = mapped_column(sa.Date)
+    until: Mapped[dt.date] = mapped_column(sa.Date)
+    reason: Mapped[str] = mapped_column(sa.Text)
+    status: Mapped[str] = mapped_column(sa.String(16))  # pending | approved | rejected
+    decided_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("members.id", ondelete="SET NULL"))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    decided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+    member: Mapped[Member] = relationship(foreign_keys=[member_id])

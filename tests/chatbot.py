@@ -13,13 +13,13 @@ from bot.core.contract import (
     Choices,
     Incoming,
     Kind,
-    Notice,
     OpenPrivateChat,
     Photo,
     Reply,
     Text,
 )
 from bot.core.engine import Engine
+from bot.delivery import Deliverer
 
 
 @dataclass
@@ -98,6 +98,27 @@ class ChatUser:
         return await self.send(Kind.location, latitude=latitude, longitude=longitude)
 
 
+class Inbox:
+    """The test platform's side of delivery: files each message under its member."""
+
+    platform = "test"
+    pace_overall = None
+    pace_per_chat = 0.0
+
+    def __init__(self, bot: "TestBot"):
+        self.bot = bot
+
+    async def deliver(self, user_id: str, replies: list[Reply]) -> None:
+        import sqlalchemy as sa
+
+        from storage.models import Identity
+
+        async with self.bot.engine.sessions() as s:
+            member_id = (await s.execute(sa.select(Identity.member_id).where(
+                Identity.platform == "test", Identity.external_id == user_id))).scalar_one()
+        self.bot.inbox.setdefault(member_id, []).extend(replies)
+
+
 def jpeg(color: str = "orange", size=(64, 48), exif=None) -> bytes:
     """A small real JPEG, as a phone camera would send (optionally with EXIF)."""
     import io
@@ -115,17 +136,17 @@ class TestBot:
     def __init__(self, engine: Engine, platform: str = "test"):
         self.engine = engine
         self.platform = platform
-        self.inbox: dict[int, list[Notice]] = {}  # notices by member id, as delivered
-        engine.notifier = self._deliver
+        self.inbox: dict[int, list[Reply]] = {}  # unprompted messages by member id, as delivered
+        self.deliverer = Deliverer(engine.sessions, [Inbox(self)], engine.media, clock=engine.clock)
+        engine.on_outbox = self.deliver
 
-    async def _deliver(self, notices: list[Notice]) -> None:
-        for notice in notices:
-            self.inbox.setdefault(notice.member_id, []).append(notice)
+    async def deliver(self) -> None:
+        """Run the real delivery worker over the outbox, as the bot does after each step."""
+        await self.deliverer.run_once()
 
     def notices(self, member_id: int) -> Said:
         """Everything sent to a member unprompted so far (and clear it)."""
-        replies = [r for n in self.inbox.pop(member_id, []) for r in n.replies]
-        return Said(replies)
+        return Said(self.inbox.pop(member_id, []))
 
     def next_id(self) -> str:
         return uuid.uuid4().hex  # unique across restarted bots on one database

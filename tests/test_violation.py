@@ -299,3 +299,38 @@ async def test_retention_deletes_old_reports_and_their_photos(chat, site, db, cl
     assert not files[0].exists()
     async with db.sessions() as s:
         assert (await s.execute(sa.select(ViolationReport))).first() is None
+
+
+async def test_wecom_keeps_it_too(db, config, clock, site, caplog, tmp_path):
+    """The same proof through the WeCom callback, encrypted as WeCom does."""
+    caplog.set_level(logging.DEBUG, logger="redshield")
+    from bot.adapters.wecom import WecomAdapter
+    from bot.app import build_engine
+    from tests.fakes.wecom_api import FakeWecomAPI
+    from tests.test_wecom import CORP, SECRET, FakeTime, Wecom, wecom_config
+
+    api = FakeWecomAPI(CORP, SECRET)
+    await api.start()
+    try:
+        cfg = wecom_config(config, api, tmp_path, max_photo_mb=5)
+        time = FakeTime()
+        wecom = Wecom(WecomAdapter(cfg, build_engine(cfg, db.sessions, clock),
+                                   clock=time.monotonic, sleep=time.sleep), api, time, db)
+        worker = wecom.member(SECRET_ID)
+        api.media["M1"] = (gps_photo(), "image/jpeg")
+        await worker.says("/start report-P1")
+        await worker.sends_image("M1")
+        zones = await worker.says("完成")
+        kinds = await worker.taps("施工现场A区", zones.card)
+        assert "3. 违章作业" in kinds  # seven options: numbered text, not a card
+        await worker.says("3")
+        submit = await worker.says("脚手架上有人抽烟")
+        done = await worker.taps("匿名提交", submit.card)
+        assert RECEIPT.search(done.text)
+        await wecom.close()
+    finally:
+        await api.stop()
+    stored = await everything_stored(db, Path(config.media.dir))
+    for needle in (SECRET_ID, SECRET_NAME, "RedPhone"):
+        assert needle not in stored, needle
+        assert needle not in caplog.text, needle

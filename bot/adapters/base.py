@@ -8,8 +8,19 @@ from starlette.routing import BaseRoute
 from bot.core.contract import Reply
 
 
+class DeliveryFailed(Exception):
+    """An unprompted message could not be delivered. Permanent failures (the user
+    blocked the bot, an invalid user) are not retried."""
+
+    def __init__(self, message: str, *, permanent: bool):
+        super().__init__(message)
+        self.permanent = permanent
+
+
 class Adapter(Protocol):
     platform: str
+    pace_overall: float | None  # messages per second the platform takes from one bot
+    pace_per_chat: float  # seconds between two messages to one chat
 
     def routes(self) -> list[BaseRoute]:
         """HTTP routes this adapter serves on the project's web app (webhooks)."""
@@ -19,7 +30,7 @@ class Adapter(Protocol):
     async def stop(self) -> None: ...
 
     async def deliver(self, user_id: str, replies: list[Reply]) -> None:
-        """Send replies to a user unprompted (reminders, notices)."""
+        """Send replies to a user unprompted (reminders, notices); raises DeliveryFailed."""
 
 
 def split_text(text: str, limit: int, size: Callable[[str], int] = len) -> list[str]:

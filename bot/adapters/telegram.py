@@ -32,7 +32,7 @@ from telegram.constants import MessageEntityType, MessageLimit
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter
 from telegram.ext import AIORateLimiter, Application, ContextTypes, TypeHandler
 
-from bot.adapters.base import split_text
+from bot.adapters.base import DeliveryFailed, split_text
 from bot.config import Config
 from bot.core.contract import (
     AskLocation,
@@ -71,6 +71,9 @@ class Unusable(Exception):
 
 class TelegramAdapter:
     platform = PLATFORM
+    # Telegram: about 30 messages a second overall, one a second per chat.
+    pace_overall = 28.0
+    pace_per_chat = 1.0
 
     def __init__(self, config: Config, engine: Engine, *,
                  retry_delays: tuple[float, ...] = (0.5, 1.0, 2.0)):
@@ -274,10 +277,17 @@ class TelegramAdapter:
     # ---- rendering
 
     async def deliver(self, user_id: str, replies: list[Reply]) -> None:
-        await self.render(int(user_id), replies)
+        try:
+            await self.render(int(user_id), replies, raise_blocked=True)
+        except Forbidden as err:
+            raise DeliveryFailed(f"blocked: {err.message}", permanent=True) from None
+        except BadRequest as err:  # chat not found, and the like: retrying will not help
+            raise DeliveryFailed(f"refused: {err.message}", permanent=True) from None
+        except (RetryAfter, NetworkError) as err:
+            raise DeliveryFailed(f"unreachable: {type(err).__name__}", permanent=False) from None
 
     async def render(self, chat_id: int | str, replies: list[Reply],
-                     incoming: Incoming | None = None) -> None:
+                     incoming: Incoming | None = None, raise_blocked: bool = False) -> None:
         asks_location = any(isinstance(r, AskLocation) for r in replies)
         # A location keyboard shown earlier goes away with the next plain message.
         remove_keyboard = not asks_location and (
@@ -292,6 +302,8 @@ class TelegramAdapter:
             # Blocked by the user, or removed from the group: retrying cannot help.
             if incoming is None or incoming.chat_type is ChatType.private:
                 await self.engine.mark_unreachable(PLATFORM, str(chat_id))
+            if raise_blocked:
+                raise
 
     async def _render_one(self, chat_id, reply: Reply, markup=None) -> None:
         bot = self.app.bot

@@ -20,7 +20,9 @@ from bot.core.contract import ChatType, Incoming, Kind, Notice, OpenPrivateChat,
 from bot.core.flow import CANCEL_VALUE, KIND_HINTS, Command, Ctx, Dialog
 from bot.core.i18n import Translator, resolve_locale
 from bot.core.registry import Registry
-from storage import dedup, dialogs, directory
+from bot.core import serialize
+from storage import dedup, dialogs, directory, outbox
+from storage.media import MediaStore
 from storage.directory import member_by_identity
 
 log = logging.getLogger("redshield.engine")
@@ -37,20 +39,20 @@ class Engine:
         sessions: async_sessionmaker,
         registry: Registry,
         clock: Callable[[], dt.datetime] = utcnow,
-        notifier: Callable[[list[Notice]], Awaitable[None]] | None = None,
     ):
         self.config = config
         self.sessions = sessions
         self.registry = registry
         self.clock = clock
         self.timeout = dt.timedelta(minutes=config.dialog.timeout_minutes)
-        # Delivers notices to other members after the step that made them is committed.
-        self.notifier = notifier
+        self.media = MediaStore(config.media.dir)
+        # Called once a step's notices are committed to the outbox (wakes the deliverer).
+        self.on_outbox: Callable[[], Awaitable[None]] | None = None
 
     async def handle(self, msg: Incoming) -> list[Reply]:
         try:
             async with self.sessions() as session, session.begin():
-                replies, notices = await self._handle(session, msg)
+                replies, queued = await self._handle(session, msg)
         except Exception:
             # The id lets the user's report be matched to the log; the log line names
             # no user (an anonymous reporter must not be traceable through it).
@@ -60,25 +62,30 @@ class Engine:
             t = self.translator(msg.language)
             return [Text(t("出错了（编号 {id}），刚才的操作没有保存。请再试一次，或发送“取消”重新开始。")
                          .format(id=error_id))]
-        if notices:
-            await self.send_notices(notices)
+        if queued and self.on_outbox is not None:
+            try:
+                await self.on_outbox()
+            except Exception:
+                log.exception("waking the delivery worker failed")
         return replies
 
-    async def send_notices(self, notices: list[Notice]) -> None:
-        if self.notifier is None:
-            log.warning("%d notices not sent: no notifier configured", len(notices))
-            return
-        try:
-            await self.notifier(notices)
-        except Exception:
-            log.exception("sending %d notices failed", len(notices))
+    async def enqueue(self, session, notices: list[Notice], now: dt.datetime) -> int:
+        """Write notices to the outbox in the caller's transaction; returns how many were new."""
+        new = 0
+        for notice in notices:
+            payload = await serialize.dump(notice.replies, self.media)
+            new += await outbox.enqueue(session, key=notice.key, kind=notice.kind,
+                                        member_id=notice.member_id, payload=payload, now=now)
+        return new
 
-    async def _handle(self, session, msg: Incoming) -> tuple[list[Reply], list[Notice]]:
+    async def _handle(self, session, msg: Incoming) -> tuple[list[Reply], int]:
         now = self.clock()
         if msg.message_id and not await dedup.claim(session, msg.platform, msg.message_id, now):
             log.info("duplicate %s message ignored", msg.platform)
-            return [], []
+            return [], 0
         member = await member_by_identity(session, msg.platform, msg.user_id)
+        if member is not None:  # whoever writes to us can be written to again
+            await directory.mark_reachable(session, msg.platform, msg.user_id)
         key = (msg.platform, msg.chat_id, msg.user_id)
         row = await dialogs.load(session, *key)
         dialog = Dialog(row.flow, row.step, row.token, copy.deepcopy(row.data)) if row else None
@@ -97,7 +104,7 @@ class Engine:
         await self._route(ctx)
         return await self._finish(ctx, key, row)
 
-    async def _finish(self, ctx: Ctx, key, row) -> tuple[list[Reply], list[Notice]]:
+    async def _finish(self, ctx: Ctx, key, row) -> tuple[list[Reply], int]:
         if ctx.dialog is None:
             if row is not None:
                 await dialogs.delete(ctx.session, key)
@@ -105,7 +112,8 @@ class Engine:
             await dialogs.save(ctx.session, key, flow=ctx.dialog.flow, step=ctx.dialog.step,
                                token=ctx.dialog.token, data=ctx.dialog.data, now=ctx.now,
                                timeout=self.timeout)
-        return ctx.replies, ctx.notices
+        queued = await self.enqueue(ctx.session, ctx.notices, ctx.now) if ctx.notices else 0
+        return ctx.replies, queued
 
     async def mark_unreachable(self, platform: str, user_id: str) -> None:
         """An adapter learnt that this account cannot be written to (blocked the bot)."""

@@ -69,12 +69,13 @@ def build(registry: Registry) -> None:
         hazard.measures, hazard.status = measures[:1000], HazardStatus.review.value
         hazard.rectified_by_id, hazard.rectified_at = ctx.member.id, ctx.now
         await ctx.session.flush()
-        await store.record(ctx.session, hazard, ctx.member.id, "submitted", ctx.now, hazard.measures)
+        event = await store.record(ctx.session, hazard, ctx.member.id, "submitted", ctx.now,
+                                   hazard.measures)
         hazard = await store.load(ctx.session, hazard.id)
         ctx.say(t("✅ 已提交整改，等待复查：{number}").format(number=hazard.notice_number))
-        await ask_reviewers(ctx, hazard)
+        await ask_reviewers(ctx, hazard, event.id)
 
-    async def ask_reviewers(ctx: Ctx, hazard: Hazard) -> None:
+    async def ask_reviewers(ctx: Ctx, hazard: Hazard, submission: int) -> None:
         """Before and after photos, with the two buttons, to whoever may re-check."""
         candidates = [hazard.reporter] + await store.members_with_roles(
             ctx.session, hazard.project_id, OFFICERS)
@@ -84,8 +85,7 @@ def build(registry: Registry) -> None:
                 continue
             seen.add(member.id)
             ctx.notify(Notice(member.id, await review_card(ctx, hazard, member),
-                              kind="hazard_review",
-                              key=f"hazard_review:{hazard.id}:{hazard.rectified_at.isoformat()}:{member.id}"))
+                              kind="hazard_review", key=f"hazard_review:{submission}:{member.id}"))
 
     async def review_card(ctx: Ctx, hazard: Hazard, reader: Member) -> tuple:
         tr = translator_for(reader, ctx.config.locale.default)
@@ -143,7 +143,8 @@ def build(registry: Registry) -> None:
             ctx.say(t("{number} 已不在待复查状态。").format(number=hazard.notice_number))
             return
         hazard.status = HazardStatus.open.value
-        await store.record(ctx.session, hazard, ctx.member.id, "returned", ctx.now, reason[:1000])
+        event = await store.record(ctx.session, hazard, ctx.member.id, "returned", ctx.now,
+                                   reason[:1000])
         ctx.say(t("已退回 {number}，责任人会收到原因。").format(number=hazard.notice_number))
         rectifier = hazard.assignee or hazard.rectified_by
         if rectifier is not None:
@@ -152,7 +153,7 @@ def build(registry: Registry) -> None:
                 tr("{number} 复查未通过，已退回重新整改。\n原因：{reason}").format(
                     number=hazard.notice_number, reason=reason[:1000]),
                 (Option(tr("提交整改"), f"/rectify {ref(hazard)}"),)),),
-                kind="hazard_returned", key=f"hazard_returned:{hazard.id}:{ctx.now.isoformat()}"))
+                kind="hazard_returned", key=f"hazard_returned:{event.id}"))
 
     async def recheck_command(ctx: Ctx, msg: Incoming) -> None:
         t = ctx.t

@@ -1,0 +1,50 @@
+"""Reply intents to JSON and back, for the outbox. Images and documents go to the
+media store and are referred to by name."""
+from __future__ import annotations
+
+from bot.core.contract import (AskLocation, AskPhoto, Choices, Document, Image, OpenPrivateChat,
+                               Option, Reply, Text)
+from storage.media import MediaStore
+
+
+async def dump(replies: list[Reply] | tuple[Reply, ...], media: MediaStore) -> list[dict]:
+    out = []
+    for r in replies:
+        if isinstance(r, Text):
+            out.append({"type": "text", "text": r.text})
+        elif isinstance(r, Choices):
+            out.append({"type": "choices", "prompt": r.prompt, "token": r.token,
+                        "options": [[o.label, o.value] for o in r.options]})
+        elif isinstance(r, (Image, Document)):
+            suffix = "." + r.filename.rsplit(".", 1)[-1] if "." in r.filename else ""
+            out.append({"type": "image" if isinstance(r, Image) else "document",
+                        "media": await media.save(r.data, suffix.lower()),
+                        "filename": r.filename, "caption": r.caption})
+        elif isinstance(r, OpenPrivateChat):
+            out.append({"type": "private", "prompt": r.prompt, "label": r.label,
+                        "start_param": r.start_param})
+        elif isinstance(r, (AskLocation, AskPhoto)):
+            raise TypeError("a question cannot be sent unprompted: it belongs to a dialog")
+        else:
+            raise TypeError(f"cannot store {type(r).__name__}")
+    return out
+
+
+async def load(payload: list[dict], media: MediaStore) -> list[Reply]:
+    out: list[Reply] = []
+    for item in payload:
+        kind = item["type"]
+        if kind == "text":
+            out.append(Text(item["text"]))
+        elif kind == "choices":
+            out.append(Choices(item["prompt"], tuple(Option(l, v) for l, v in item["options"]),
+                               item.get("token", "")))
+        elif kind == "image":
+            out.append(Image(await media.read(item["media"]), item["caption"], item["filename"]))
+        elif kind == "document":
+            out.append(Document(await media.read(item["media"]), item["filename"], item["caption"]))
+        elif kind == "private":
+            out.append(OpenPrivateChat(item["prompt"], item["label"], item["start_param"]))
+        else:
+            raise ValueError(f"unknown stored reply type {kind!r}")
+    return out

@@ -1,0 +1,50 @@
+"""The outbox table: enqueue once per key, claim what is due, mark the outcome."""
+from __future__ import annotations
+
+import datetime as dt
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import OutboxMessage, UTCDateTime
+from storage.upsert import insert_for
+
+# A claim older than this belongs to a worker that died mid-delivery: take it over.
+STALE_CLAIM = dt.timedelta(minutes=5)
+
+
+def _at(value: dt.datetime, name: str):
+    return sa.bindparam(name, value, type_=UTCDateTime())
+
+
+async def enqueue(session: AsyncSession, *, key: str, kind: str, member_id: int, payload: list,
+                  now: dt.datetime, not_before: dt.datetime | None = None) -> bool:
+    """Add a message; False when one with this key exists already (sent or not)."""
+    stmt = (insert_for(session, OutboxMessage)
+            .values(key=key[:200], kind=kind, member_id=member_id, payload=payload,
+                    created_at=now, next_attempt_at=not_before or now, attempts=0)
+            .on_conflict_do_nothing(index_elements=["key"]))
+    return (await session.execute(stmt)).rowcount == 1
+
+
+async def claim(session: AsyncSession, now: dt.datetime, limit: int) -> list[OutboxMessage]:
+    """Due messages, marked as being sent by this worker (others skip them)."""
+    stmt = (sa.select(OutboxMessage)
+            .where(OutboxMessage.sent_at.is_(None), OutboxMessage.failed_at.is_(None),
+                   OutboxMessage.next_attempt_at <= _at(now, "now"),
+                   sa.or_(OutboxMessage.claimed_at.is_(None),
+                          OutboxMessage.claimed_at < _at(now - STALE_CLAIM, "stale")))
+            .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True))
+    rows = list((await session.execute(stmt)).scalars())
+    for row in rows:
+        row.claimed_at = now
+    await session.flush()
+    return rows
+
+
+async def pending_count(session: AsyncSession) -> int:
+    stmt = sa.select(sa.func.count()).select_from(OutboxMessage).where(
+        OutboxMessage.sent_at.is_(None), OutboxMessage.failed_at.is_(None))
+    return (await session.execute(stmt)).scalar_one()
