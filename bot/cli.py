@@ -76,6 +76,20 @@ def _parser() -> argparse.ArgumentParser:
     rep.add_argument("--json", action="store_true", help="machine-readable output")
     rep.set_defaults(func=cmd_reports)
 
+    rem = sub.add_parser("remind", help="personal 2+2 reminders: who would get one, or send them now")
+    mode = rem.add_mutually_exclusive_group(required=True)
+    mode.add_argument("--now", action="store_true", help="queue and send the reminders now")
+    mode.add_argument("--dry-run", action="store_true", help="list who would be reminded, and why")
+    rem.add_argument("--json", action="store_true", help="machine-readable output (with --dry-run)")
+    rem.set_defaults(func=cmd_remind)
+
+    rpt = sub.add_parser("report", help="the weekly report: text and chart per project")
+    rpt.add_argument("--week", nargs="?", const="last", default="last",
+                     help="ISO week, e.g. 2026-W47 (default: last week)")
+    rpt.add_argument("--project", help="project code (default: every project, and the summary)")
+    rpt.add_argument("--out", type=Path, default=Path("reports"), help="folder for the files")
+    rpt.set_defaults(func=cmd_report)
+
     sub.add_parser("wecom-menu", help="create the WeCom app menu (巡查 / 隐患 / 举报 / 我的)"
                    ).set_defaults(func=cmd_wecom_menu)
 
@@ -294,6 +308,101 @@ async def cmd_reports(config: Config, args) -> int:
     for r in rows:
         print(f"#{r['id']}  {r['received']}  {r['kind']}  {r['status_label']}  "
               f"{r['zone'] or '-'}  {r['description'][:40]}")
+    return 0
+
+
+async def cmd_remind(config: Config, args) -> int:
+    import json
+
+    from handlers import reminders
+
+    engine, sessions = await open_db(config)
+    try:
+        now = _now()
+        if args.dry_run:
+            async with sessions() as s:
+                decisions = await reminders.personal_decisions(s, now, config)
+            if args.json:
+                print(json.dumps([d.__dict__ for d in decisions], ensure_ascii=False, indent=2))
+            else:
+                reminded = [d for d in decisions if d.remind]
+                print(f"{len(reminded)} of {len(decisions)} members would be reminded now")
+                for d in decisions:
+                    mark = "remind" if d.remind else "skip  "
+                    print(f"  {mark} {d.name} (project {d.project_id}): "
+                          f"{d.minutes}/{d.required} min, {d.reason}")
+            return 0
+        return await _remind_now(config, engine, sessions, now)
+    finally:
+        await engine.dispose()
+
+
+async def _remind_now(config: Config, db, sessions, now) -> int:
+    from bot.app import build_engine
+    from bot.delivery import Deliverer
+    from bot.runner import build_adapters
+    from bot.scheduler import Scheduler, jobs
+    from handlers import reminders
+
+    engine = build_engine(config, sessions)
+    scheduler = Scheduler(config, db, sessions, engine, jobs(config))
+    slot = f"manual{now.astimezone(config.tz):%Y%m%d%H%M}"  # a new run is a new reminder
+    queued = await scheduler.run(
+        "remind_now", lambda s, at: reminders.personal_reminders(s, at, config, slot))
+    await scheduler.release()
+    adapters = build_adapters(config, engine)
+    if not adapters:
+        print(f"{queued} reminders queued; no chat platform is configured, so they wait "
+              f"in the outbox until `redshield run`.")
+        return 0
+    for adapter in adapters:
+        await adapter.start()
+    try:
+        sent = await Deliverer(sessions, adapters, engine.media).run_once()
+    finally:
+        for adapter in adapters:
+            await adapter.stop()
+    print(f"{queued} reminders queued, {sent} outbox messages handled.")
+    return 0
+
+
+async def cmd_report(config: Config, args) -> int:
+    from bot.core.i18n import Translator
+    from handlers.weekly_report import (committee_chart, committee_text, project_reports,
+                                        report_chart, report_text)
+    from handlers.weeks import parse_week, week_of
+    from storage.directory import project_by_code
+
+    try:
+        week = (week_of(_now(), config.tz).previous() if args.week == "last"
+                else parse_week(args.week, config.tz))
+    except ValueError as err:
+        raise CliError(str(err)) from None
+    engine, sessions = await open_db(config)
+    try:
+        async with sessions() as s:
+            project_id = None
+            if args.project:
+                project = await project_by_code(s, args.project)
+                if project is None:
+                    raise CliError(f"no project {args.project!r}")
+                project_id = project.id
+            found = await project_reports(s, config, week, project_id)
+    finally:
+        await engine.dispose()
+    t = Translator(config.locale.default)
+    args.out.mkdir(parents=True, exist_ok=True)
+    for r in found:
+        text = report_text(t, r)
+        print(text + "\n")
+        (args.out / f"{week}-{r.project.code}.txt").write_text(text + "\n", encoding="utf-8")
+        (args.out / f"{week}-{r.project.code}.png").write_bytes(report_chart(t, r))
+    if not args.project and found:
+        summary = committee_text(t, found)
+        print(summary)
+        (args.out / f"{week}-summary.txt").write_text(summary + "\n", encoding="utf-8")
+        (args.out / f"{week}-summary.png").write_bytes(committee_chart(t, found))
+    print(f"files in {args.out}/")
     return 0
 
 

@@ -11,6 +11,7 @@ from bot.app import build_engine
 from bot.config import Config
 from bot.core.engine import Engine
 from bot.delivery import Deliverer
+from bot.scheduler import Scheduler, jobs, weekly_report_job
 from bot.web import build_web_app
 
 log = logging.getLogger("redshield.run")
@@ -51,11 +52,14 @@ async def serve(config: Config, db_engine, sessions, *, ready: asyncio.Event | N
         log.info("web server on http://%s:%s", config.server.host, config.server.port)
         stop = asyncio.Event()
         delivering = asyncio.create_task(deliverer.run_forever(stop))
+        scheduler = Scheduler(config, db_engine, sessions, engine, jobs(config, weekly_report_job(config)))
+        await scheduler.start()
         if ready is not None:
             ready.set()
         try:
             await server.serve()
         finally:
+            await scheduler.stop()
             stop.set()
             deliverer.wake.set()
             await delivering

@@ -6,7 +6,7 @@ from bot.core.registry import Registry
 
 def build_registry() -> Registry:
     from handlers import help as help_
-    from handlers import hazard, me, onboarding, patrol, team, violation, week_view
+    from handlers import hazard, leave, me, onboarding, patrol, team, violation, week_view
 
     registry = Registry()
     onboarding.build(registry)
@@ -15,6 +15,7 @@ def build_registry() -> Registry:
     hazard_flow = hazard.build(registry)
     violation.build(registry, hazard_flow)
     me.build(registry)
+    leave.build(registry)
     week_view.build(registry)
     help_.build(registry)  # last: help and cancel close the list /help shows
     return registry
