@@ -95,6 +95,9 @@ def _parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="run the bot (console demo when no platform is configured)")
     run.add_argument("--member", help="console mode: member to chat as (default: the demo's)")
+    run.add_argument("--role", choices=["all", "web", "scheduler"], default="all",
+                     help="web: adapters and webhooks; scheduler: jobs and delivery; all: both")
+    run.add_argument("--port", type=int, help="web server port (default: server.port)")
     run.set_defaults(func=cmd_run)
     return p
 
@@ -209,10 +212,26 @@ async def _console_user(sessions, name_or_id: str, project: str | None) -> str:
 
 
 async def _console(config: Config, sessions, user_id: str) -> None:
-    from bot.adapters.console import ConsoleChat
-    from bot.app import build_engine
+    import sqlalchemy as sa
 
-    await ConsoleChat(build_engine(config, sessions), user_id).run()
+    from bot.adapters.console import ConsoleChat, ConsoleOutbox
+    from bot.app import build_engine
+    from bot.delivery import Deliverer
+    from storage.models import Identity, Member
+
+    engine = build_engine(config, sessions)
+    chat = ConsoleChat(engine, user_id)
+    async with sessions() as s:
+        names = dict((await s.execute(sa.select(Identity.external_id, Member.name)
+                                      .join(Member, Member.id == Identity.member_id)
+                                      .where(Identity.platform == "console"))).all())
+    deliverer = Deliverer(sessions, [ConsoleOutbox(chat, names)], engine.media)
+
+    async def deliver_now() -> None:
+        await deliverer.run_once()
+
+    engine.on_outbox = deliver_now
+    await chat.run()
 
 
 async def cmd_week(config: Config, args) -> int:
@@ -429,7 +448,7 @@ async def cmd_run(config: Config, args) -> int:
         from bot.runner import serve
 
         try:
-            await serve(config, engine, sessions)
+            await serve(config, engine, sessions, role=args.role, port=args.port)
         finally:
             await engine.dispose()
         return 0

@@ -1,4 +1,10 @@
-"""`redshield run` with chat platforms: every configured adapter and the web server."""
+"""`redshield run`: the adapters and web server (role web), the scheduler and the
+delivery worker (role scheduler), or all of it in one process (role all).
+
+Several web workers can share one PostgreSQL database behind a load balancer;
+exactly one scheduler runs the jobs (the advisory lock decides, so starting two
+is harmless). Telegram must use webhook mode then: only one process may poll.
+"""
 from __future__ import annotations
 
 import asyncio
@@ -16,6 +22,8 @@ from bot.web import build_web_app
 
 log = logging.getLogger("redshield.run")
 
+ROLES = ("all", "web", "scheduler")
+
 
 def build_adapters(config: Config, engine: Engine) -> list[Adapter]:
     adapters: list[Adapter] = []
@@ -30,42 +38,52 @@ def build_adapters(config: Config, engine: Engine) -> list[Adapter]:
     return adapters
 
 
-async def serve(config: Config, db_engine, sessions, *, ready: asyncio.Event | None = None) -> None:
-    """Run until interrupted (SIGINT / SIGTERM), then stop every adapter cleanly."""
+async def serve(config: Config, db_engine, sessions, *, role: str = "all", port: int | None = None,
+                ready: asyncio.Event | None = None) -> None:
+    """Run until SIGINT / SIGTERM; then finish what is in flight, give up the scheduler
+    lock and stop every adapter."""
+    web, scheduling = role in ("all", "web"), role in ("all", "scheduler")
     engine = build_engine(config, sessions)
     adapters = build_adapters(config, engine)
-    deliverer = Deliverer(sessions, adapters, engine.media)
+    deliverer = Deliverer(sessions, adapters, engine.media) if scheduling else None
+    if deliverer is not None:
+        async def wake() -> None:
+            deliverer.wake.set()
 
-    async def wake() -> None:
-        deliverer.wake.set()
-
-    engine.on_outbox = wake
-    app = build_web_app(db_engine, [r for a in adapters for r in a.routes()])
-    server = uvicorn.Server(uvicorn.Config(app, host=config.server.host, port=config.server.port,
-                                           log_level="warning", lifespan="off"))
+        engine.on_outbox = wake
+    # A web-only worker leaves what it queues to the scheduler's delivery worker.
+    routes = [r for a in adapters for r in a.routes()] if web else []
+    server = uvicorn.Server(uvicorn.Config(build_web_app(db_engine, routes), host=config.server.host,
+                                           port=port or config.server.port, log_level="warning",
+                                           lifespan="off", timeout_graceful_shutdown=10))
     started: list[Adapter] = []
+    stop = asyncio.Event()
+    scheduler, delivering = None, None
     try:
         for adapter in adapters:
-            await adapter.start()
+            await adapter.start(receive=web)
             started.append(adapter)
-            log.info("%s adapter started", adapter.platform)
-        log.info("web server on http://%s:%s", config.server.host, config.server.port)
-        stop = asyncio.Event()
-        delivering = asyncio.create_task(deliverer.run_forever(stop))
-        scheduler = Scheduler(config, db_engine, sessions, engine, jobs(config, weekly_report_job(config)))
-        await scheduler.start()
+            log.info("%s adapter started (%s)", adapter.platform, "receiving" if web else "sending only")
+        if scheduling:
+            delivering = asyncio.create_task(deliverer.run_forever(stop, idle=2.0))
+            scheduler = Scheduler(config, db_engine, sessions, engine,
+                                  jobs(config, weekly_report_job(config)))
+            await scheduler.start()
+        log.info("role %s; web server on http://%s:%s", role, config.server.host,
+                 port or config.server.port)
         if ready is not None:
             ready.set()
-        try:
-            await server.serve()
-        finally:
+        await server.serve()
+    finally:
+        if scheduler is not None:
             await scheduler.stop()
-            stop.set()
+        stop.set()
+        if delivering is not None:
             deliverer.wake.set()
             await delivering
-    finally:
         for adapter in reversed(started):
             try:
                 await adapter.stop()
             except Exception:
                 log.exception("stopping the %s adapter failed", adapter.platform)
+        log.info("stopped")

@@ -25,7 +25,8 @@ class Adapter(Protocol):
     def routes(self) -> list[BaseRoute]:
         """HTTP routes this adapter serves on the project's web app (webhooks)."""
 
-    async def start(self) -> None: ...
+    async def start(self, receive: bool = True) -> None:
+        """Connect; with `receive`, also take updates (a scheduler-only process just sends)."""
 
     async def stop(self) -> None: ...
 

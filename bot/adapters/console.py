@@ -142,3 +142,22 @@ class ConsoleChat:
                 if line.strip():
                     self._print(f"> {line.strip()}")
             await self.send(line)
+
+
+class ConsoleOutbox:
+    """Delivery to console accounts: messages for other members are shown in this
+    terminal too, marked with whom they are for, so a demo shows the whole loop."""
+
+    platform = PLATFORM
+    pace_overall = None
+    pace_per_chat = 0.0
+
+    def __init__(self, chat: ConsoleChat, names: dict[str, str]):
+        self.chat = chat
+        self.names = names  # console user id -> member name
+
+    async def deliver(self, user_id: str, replies: list[Reply]) -> None:
+        if user_id != self.chat.user_id:
+            self.chat._print(f"📨 → {self.names.get(user_id, user_id)}")
+        for reply in replies:
+            self.chat._print(self.chat.render(reply))

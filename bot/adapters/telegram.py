@@ -106,8 +106,11 @@ class TelegramAdapter:
             return []
         return [Route(WEBHOOK_PATH, self.webhook, methods=["POST"])]
 
-    async def start(self) -> None:
+    async def start(self, receive: bool = True) -> None:
+        """Connect; with `receive` also take updates (a scheduler process only sends)."""
         await self.app.initialize()
+        if not receive:
+            return
         await self._set_commands()
         await self.app.start()
         tg = self.config.telegram

@@ -295,7 +295,7 @@ class WecomAdapter:
     def routes(self) -> list[Route]:
         return [Route(CALLBACK_PATH, self.callback, methods=["GET", "POST"])]
 
-    async def start(self) -> None:
+    async def start(self, receive: bool = True) -> None:
         pass  # nothing to connect: WeCom calls us, and the token is fetched when first needed
 
     async def stop(self) -> None:
