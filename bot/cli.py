@@ -109,8 +109,9 @@ async def open_db(config: Config):
     """Migrate if needed and return (engine, sessions)."""
     from storage.db import create_engine, session_factory, upgrade
 
-    await upgrade(config.database.url)
-    engine = create_engine(config.database.url)
+    schema = config.database.schema or None
+    await upgrade(config.database.url, schema=schema)
+    engine = create_engine(config.database.url, schema=schema)
     return engine, session_factory(engine)
 
 
@@ -126,7 +127,7 @@ def _now():
 async def cmd_init(config: Config, args) -> int:
     from storage.db import upgrade
 
-    await upgrade(config.database.url)
+    await upgrade(config.database.url, schema=config.database.schema or None)
     print(f"database ready: {_safe_url(config.database.url)}")
     return 0
 

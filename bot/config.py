@@ -144,6 +144,7 @@ def parse_weekly_time(text: str) -> WeeklyTime | None:
 @dataclass(frozen=True)
 class DatabaseConfig:
     url: str = "sqlite+aiosqlite:///data/redshield.db"
+    schema: str = ""  # PostgreSQL only: the schema the tables live in ("" = the default)
 
 
 @dataclass(frozen=True)
@@ -435,9 +436,14 @@ def _check_types(values: dict[str, dict[str, Any]], defaults: dict[str, dict[str
 
 
 def _check_database(v: _Validator) -> None:
+    schema = v.get("database", "schema")
+    if schema and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,62}", schema):
+        v.fail("database", "schema", f"must be a plain PostgreSQL name (got {schema!r})")
     url = v.get("database", "url")
     if url is None:
         return
+    if schema and url.startswith("sqlite"):
+        v.fail("database", "schema", "applies to PostgreSQL only; leave it empty with SQLite")
     for prefix, replacement in _DATABASE_PREFIXES.items():
         if url.startswith(prefix):
             v.values["database"]["url"] = replacement + url[len(prefix):]

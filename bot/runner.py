@@ -8,7 +8,9 @@ is harmless). Telegram must use webhook mode then: only one process may poll.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import signal
 
 import uvicorn
 
@@ -23,6 +25,23 @@ from bot.web import build_web_app
 log = logging.getLogger("redshield.run")
 
 ROLES = ("all", "web", "scheduler")
+
+
+class _Server(uvicorn.Server):
+    """uvicorn re-raises SIGTERM once it has stopped serving, which would kill the
+    process before the scheduler lock is released and the adapters are stopped;
+    here the signal only asks the server to stop, and `serve` finishes the rest."""
+
+    @contextlib.contextmanager
+    def capture_signals(self):
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, self.handle_exit, sig, None)
+        try:
+            yield
+        finally:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(sig)
 
 
 def build_adapters(config: Config, engine: Engine) -> list[Adapter]:
@@ -53,7 +72,7 @@ async def serve(config: Config, db_engine, sessions, *, role: str = "all", port:
         engine.on_outbox = wake
     # A web-only worker leaves what it queues to the scheduler's delivery worker.
     routes = [r for a in adapters for r in a.routes()] if web else []
-    server = uvicorn.Server(uvicorn.Config(build_web_app(db_engine, routes), host=config.server.host,
+    server = _Server(uvicorn.Config(build_web_app(db_engine, routes), host=config.server.host,
                                            port=port or config.server.port, log_level="warning",
                                            lifespan="off", timeout_graceful_shutdown=10))
     started: list[Adapter] = []

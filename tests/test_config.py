@@ -456,3 +456,19 @@ def test_bad_daily_time(tmp_path, bad):
 def test_bad_personal_reminder_names_the_item(tmp_path):
     errors = errors_of(tmp_path, '[schedule]\npersonal_reminders = ["thu 18:00", "someday"]')
     assert_error(errors, r"^schedule\.personal_reminders\[1\] must look like \"<day> HH:MM\".*'someday'")
+
+
+def test_the_production_example_is_valid_with_its_secrets_from_the_environment():
+    env = {"REDSHIELD_TELEGRAM_TOKEN": "123:abc", "REDSHIELD_TELEGRAM_WEBHOOK_SECRET": "s3cret",
+           "REDSHIELD_WECOM_SECRET": "x", "REDSHIELD_WECOM_TOKEN": "t",
+           "REDSHIELD_WECOM_ENCODING_AES_KEY": "k" * 43}
+    config = load_config(Path(__file__).parents[1] / "deploy" / "config.production.toml", env=env)
+    assert config.telegram.mode == "webhook" and config.database.url.startswith("postgresql+asyncpg://")
+    assert config.telegram_enabled and config.wecom_enabled
+
+
+def test_database_schema_is_a_plain_name_and_postgresql_only(tmp_path):
+    errors = errors_of(tmp_path, '[database]\nschema = "a; drop"')
+    assert_error(errors, r"^database\.schema must be a plain PostgreSQL name")
+    errors = errors_of(tmp_path, '[database]\nschema = "bot"')
+    assert_error(errors, r"^database\.schema applies to PostgreSQL only")
