@@ -235,27 +235,34 @@ async def _console(config: Config, sessions, user_id: str) -> None:
     await chat.run()
 
 
+async def _project_query(config: Config, code: str, query):
+    """(project, query(session, project)) for a project code; an unknown code is an error."""
+    from storage.directory import project_by_code
+
+    engine, sessions = await open_db(config)
+    try:
+        async with sessions() as s:
+            project = await project_by_code(s, code)
+            if project is None:
+                raise CliError(f"no project {code!r}")
+            return project, await query(s, project)
+    finally:
+        await engine.dispose()
+
+
 async def cmd_week(config: Config, args) -> int:
     import json
 
     from bot.core.i18n import Translator
     from handlers.week_view import project_week, table_json, table_text
     from handlers.weeks import parse_week, week_of
-    from storage.directory import project_by_code
 
     try:
         week = parse_week(args.week, config.tz) if args.week else week_of(_now(), config.tz)
     except ValueError as err:
         raise CliError(str(err)) from None
-    engine, sessions = await open_db(config)
-    try:
-        async with sessions() as s:
-            project = await project_by_code(s, args.project)
-            if project is None:
-                raise CliError(f"no project {args.project!r}")
-            pw = await project_week(s, config, project.id, week)
-    finally:
-        await engine.dispose()
+    project, pw = await _project_query(
+        config, args.project, lambda s, p: project_week(s, config, p.id, week))
     if args.json:
         print(json.dumps(table_json(project.code, pw), ensure_ascii=False, indent=2))
     else:
@@ -269,17 +276,9 @@ async def cmd_hazards(config: Config, args) -> int:
     from bot.core.i18n import Translator
     from handlers.hazard import listing_row
     from storage import hazards as store
-    from storage.directory import project_by_code
 
-    engine, sessions = await open_db(config)
-    try:
-        async with sessions() as s:
-            project = await project_by_code(s, args.project)
-            if project is None:
-                raise CliError(f"no project {args.project!r}")
-            found = await store.listing(s, project.id, args.status)
-    finally:
-        await engine.dispose()
+    project, found = await _project_query(
+        config, args.project, lambda s, p: store.listing(s, p.id, args.status))
     t = Translator(config.locale.default)
     today = _now().astimezone(config.tz).date()
     rows = [listing_row(t, h, today) for h in found]
@@ -301,17 +300,9 @@ async def cmd_reports(config: Config, args) -> int:
     from bot.core.i18n import Translator
     from handlers.violation.common import STATUS
     from storage import violations as store
-    from storage.directory import project_by_code
 
-    engine, sessions = await open_db(config)
-    try:
-        async with sessions() as s:
-            project = await project_by_code(s, args.project)
-            if project is None:
-                raise CliError(f"no project {args.project!r}")
-            found = await store.listing(s, project.id)
-    finally:
-        await engine.dispose()
+    project, found = await _project_query(config, args.project,
+                                          lambda s, p: store.listing(s, p.id))
     t = Translator(config.locale.default)
     rows = [{"id": r.id, "kind": r.kind, "status": r.status, "status_label": t(STATUS[r.status]),
              "zone": r.zone.name if r.zone else None, "description": r.description,

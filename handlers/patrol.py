@@ -65,6 +65,17 @@ async def chosen_zone(ctx: Ctx, value: str | None) -> Zone | None:
     return zone if zone is not None and zone.project_id == ctx.member.project_id else None
 
 
+async def take_zone(ctx: Ctx, msg: Incoming, then: str) -> None:
+    """A zone step's answer: kept, and on to step `then`; or refused and asked again."""
+    zone = await chosen_zone(ctx, msg.choice)
+    if zone is None:
+        ctx.say(ctx.t("这个区域不属于您的项目，请从按钮中选择。"))
+        await ctx.ask_again()
+        return
+    ctx.data["zone_id"] = zone.id
+    await ctx.goto(then)
+
+
 def build(registry: Registry) -> None:
     start = registry.flow(Flow("patrol"))
     end = registry.flow(Flow("patrol_end"))
@@ -80,14 +91,8 @@ def build(registry: Registry) -> None:
     async def got_zone(ctx: Ctx, msg: Incoming) -> None:
         if msg.choice == "log":
             await ctx.start(log)
-            return
-        zone = await chosen_zone(ctx, msg.choice)
-        if zone is None:
-            ctx.say(ctx.t("这个区域不属于您的项目，请从按钮中选择。"))
-            await ctx.ask_again()
-            return
-        ctx.data["zone_id"] = zone.id
-        await ctx.goto("location")
+        else:
+            await take_zone(ctx, msg, then="location")
 
     async def ask_start_location(ctx: Ctx):
         return AskLocation(ctx.t("请发送您现在的位置，用于核对是否在责任区内；不方便可点“跳过”。"),
@@ -317,13 +322,7 @@ def build_log(registry: Registry) -> Flow:
 
     @log.step("zone", accepts={Kind.choice}, ask=ask_zone)
     async def got_zone(ctx: Ctx, msg: Incoming) -> None:
-        zone = await chosen_zone(ctx, msg.choice)
-        if zone is None:
-            ctx.say(ctx.t("这个区域不属于您的项目，请从按钮中选择。"))
-            await ctx.ask_again()
-            return
-        ctx.data["zone_id"] = zone.id
-        await ctx.goto("note")
+        await take_zone(ctx, msg, then="note")
 
     async def ask_note(ctx: Ctx):
         return Choices(ctx.t("补充说明（如“手机没电”）：输入文字，或点“无”。"),

@@ -5,10 +5,14 @@ from __future__ import annotations
 import hashlib
 import io
 import warnings
+from typing import Callable, TypeVar
 
 from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
+T = TypeVar("T")
+
 MAX_PIXELS = 60_000_000  # beyond this a "photo" is a decompression bomb, not a photo
+MAX_PHOTOS = 9  # per report: a phone's photo picker sends at most nine at once
 
 
 class NotAPhoto(Exception):
@@ -76,3 +80,17 @@ def prepare_evidence(data: bytes) -> tuple[bytes, dict]:
 def prepare_anonymous(data: bytes) -> bytes:
     """Upright and stripped of EXIF, GPS, XMP and comments: for anonymous reports."""
     return upright_jpeg(_open(data))
+
+
+async def accept(ctx, msg, already: int, prepare: Callable[[bytes], T]) -> T | None:
+    """A photo sent to a step that collects up to MAX_PHOTOS: prepared, or None with
+    the reason told (one too many, or not an image)."""
+    t = ctx.t
+    if already >= MAX_PHOTOS:
+        ctx.say(t("最多 {n} 张照片，请点“完成”。").format(n=MAX_PHOTOS))
+        return None
+    try:
+        return prepare(await msg.photo.read())
+    except NotAPhoto:
+        ctx.say(t("这个文件不是照片，请发送照片。"))
+        return None

@@ -15,12 +15,11 @@ from telegram import Update
 from bot.adapters.telegram import TelegramAdapter
 from bot.app import build_engine
 from bot.config import TelegramConfig
-from bot.core.contract import AskLocation, Choices, Incoming, Kind, Option, Text
+from bot.core.contract import AskLocation, Choices, Incoming, Kind, Option
 from bot.core.engine import Engine
 from bot.core.flow import Command, Ctx, Flow
 from bot.core.registry import Registry
 from bot.web import build_web_app
-from handlers import build_registry
 from storage.models import Identity
 from tests import factories as f
 from PIL import Image as PILImage

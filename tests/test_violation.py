@@ -15,7 +15,6 @@ from PIL import Image as PILImage
 from handlers.violation import due_officer_notices, purge
 from storage.models import Base, DialogState, Hazard, ViolationReport
 from tests import factories as f
-from tests.chatbot import jpeg
 
 RECEIPT = re.compile(r"[2-9A-HJKMNP-Z]{4}-[2-9A-HJKMNP-Z]{4}-[2-9A-HJKMNP-Z]{4}")
 SECRET_ID = "777000123"  # the reporter's account, to be found nowhere
@@ -115,7 +114,7 @@ async def test_the_console_and_telegram_keep_it_too(engine, db, config, site, ap
         await console.send(line)
     assert RECEIPT.search(out.getvalue())
 
-    from tests.test_telegram import Phone, make_phone, tg_config
+    from tests.test_telegram import make_phone, tg_config
     from tests.telegram_updates import tg_message
 
     api = await api_factory()

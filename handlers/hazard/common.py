@@ -22,7 +22,6 @@ STATUS = {
     HazardStatus.closed.value: N_("已销项"),
 }
 CLOSERS_OF_MAJOR = frozenset({"safety_officer", "secretary"})
-MAX_PHOTOS = 9
 
 
 def ref(hazard: Hazard) -> str:

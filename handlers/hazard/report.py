@@ -7,9 +7,9 @@ from bot.core.contract import DONE, SKIP, AskPhoto, Choices, Incoming, Kind, Not
 from bot.core.flow import Ctx, Flow
 from bot.core.registry import Registry
 from handlers import photos as photo_rules
-from handlers.hazard.common import CATEGORIES, GRADES, MAX_PHOTOS, notice_pdf, ref, summary
+from handlers.hazard.common import CATEGORIES, GRADES, notice_pdf, ref, summary
 from handlers.notices import translator_for
-from handlers.patrol import chosen_zone, local, parse_day, project_zones, zone_options
+from handlers.patrol import local, parse_day, project_zones, take_zone, zone_options
 from storage import hazards as store
 from storage import patrols as patrol_store
 from storage.media import MediaStore
@@ -23,18 +23,12 @@ def media(ctx: Ctx) -> MediaStore:
 
 
 async def take_photo(ctx: Ctx, msg: Incoming, into: list) -> bool:
-    """Check and store a photo; False (with the reason said) when it cannot be used."""
-    t = ctx.t
-    if len(into) >= MAX_PHOTOS:
-        ctx.say(t("最多 {n} 张照片，请点“完成”。").format(n=MAX_PHOTOS))
+    """Check and store a photo as evidence; False (with the reason said) when it cannot be used."""
+    prepared = await photo_rules.accept(ctx, msg, len(into), photo_rules.prepare_evidence)
+    if prepared is None:
         return False
-    try:
-        upright, evidence = photo_rules.prepare_evidence(await msg.photo.read())
-    except photo_rules.NotAPhoto:
-        ctx.say(t("这个文件不是照片，请发送照片。"))
-        return False
-    name = await media(ctx).save(upright, ".jpg")
-    into.append({"name": name, "evidence": evidence})
+    upright, evidence = prepared
+    into.append({"name": await media(ctx).save(upright, ".jpg"), "evidence": evidence})
     return True
 
 
@@ -69,13 +63,7 @@ def build(registry: Registry) -> Flow:
 
     @flow.step("zone", accepts={Kind.choice}, ask=ask_zone)
     async def got_zone(ctx: Ctx, msg: Incoming) -> None:
-        zone = await chosen_zone(ctx, msg.choice)
-        if zone is None:
-            ctx.say(ctx.t("这个区域不属于您的项目，请从按钮中选择。"))
-            await ctx.ask_again()
-            return
-        ctx.data["zone_id"] = zone.id
-        await ctx.goto("category")
+        await take_zone(ctx, msg, then="category")
 
     async def ask_category(ctx: Ctx):
         return Choices(ctx.t("隐患类别："), tuple(Option(ctx.t(c), f"c{i}")

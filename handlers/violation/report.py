@@ -12,7 +12,6 @@ from bot.core.flow import Command, Ctx, Flow
 from bot.core.i18n import N_
 from bot.core.registry import Registry
 from handlers import photos as photo_rules
-from handlers.hazard.common import MAX_PHOTOS
 from handlers.patrol import local
 from handlers.violation.common import (KINDS, STATUS, hash_of_typed, new_receipt, sender_key,
                                        to_the_hour)
@@ -24,16 +23,9 @@ from storage.models import Project, ViolationEntry, ViolationReport, Zone
 
 async def take_photo(ctx: Ctx, msg: Incoming, into: list[str]) -> None:
     """Store a photo stripped of everything but its pixels."""
-    t = ctx.t
-    if len(into) >= MAX_PHOTOS:
-        ctx.say(t("最多 {n} 张照片，请点“完成”。").format(n=MAX_PHOTOS))
-        return
-    try:
-        clean = photo_rules.prepare_anonymous(await msg.photo.read())
-    except photo_rules.NotAPhoto:
-        ctx.say(t("这个文件不是照片，请发送照片。"))
-        return
-    into.append(await MediaStore(ctx.config.media.dir).save(clean, ".jpg"))
+    clean = await photo_rules.accept(ctx, msg, len(into), photo_rules.prepare_anonymous)
+    if clean is not None:
+        into.append(await MediaStore(ctx.config.media.dir).save(clean, ".jpg"))
 
 
 def build(registry: Registry) -> None:
