@@ -98,10 +98,13 @@ class Deliverer:
             await asyncio.gather(*(self._send(r, where.get(r.member_id, [])) for r in rows))
             handled += len(rows)
 
-    async def run_forever(self, stop: asyncio.Event, idle: float = 5.0) -> None:
+    async def run_forever(self, stop: asyncio.Event, idle: float = 5.0,
+                          allowed: Callable[[], bool] = lambda: True) -> None:
+        """Deliver until `stop`; only while `allowed()` (the process leads the schedulers)."""
         while not stop.is_set():
             try:
-                await self.run_once()
+                if allowed():
+                    await self.run_once()
             except Exception:
                 log.exception("delivery round failed; trying again shortly")
             self.wake.clear()

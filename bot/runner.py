@@ -84,10 +84,12 @@ async def serve(config: Config, db_engine, sessions, *, role: str = "all", port:
             started.append(adapter)
             log.info("%s adapter started (%s)", adapter.platform, "receiving" if web else "sending only")
         if scheduling:
-            delivering = asyncio.create_task(deliverer.run_forever(stop, idle=2.0))
             scheduler = Scheduler(config, db_engine, sessions, engine,
                                   jobs(config, weekly_report_job(config)))
             await scheduler.start()
+            # One deliverer at a time (the leader): pacing holds, and leftover claims are its own.
+            delivering = asyncio.create_task(
+                deliverer.run_forever(stop, idle=2.0, allowed=lambda: scheduler.leader))
         log.info("role %s; web server on http://%s:%s", role, config.server.host,
                  port or config.server.port)
         if ready is not None:

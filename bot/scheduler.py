@@ -25,7 +25,7 @@ from bot.core.engine import Engine, utcnow
 from handlers import reminders, violation
 from handlers.patrol import close_forgotten
 from handlers.team import close_forgotten_team
-from storage import dedup
+from storage import dedup, outbox
 from storage.models import JobRun
 from storage.upsert import insert_for
 
@@ -199,6 +199,13 @@ class Scheduler:
     async def _lead_and_catch_up(self) -> None:
         was = self.leader
         if await self.try_lead() and not was:
+            async with self.sessions() as session, session.begin():
+                # Only the leader delivers: claims left over belong to a process that died.
+                released = await outbox.release_claims(session)
+            if released:
+                log.info("%d messages a stopped process was sending go out again", released)
+            if self.engine.on_outbox is not None:
+                await self.engine.on_outbox()
             await self.catch_up()
 
     async def stop(self) -> None:

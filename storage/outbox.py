@@ -48,3 +48,14 @@ async def pending_count(session: AsyncSession) -> int:
     stmt = sa.select(sa.func.count()).select_from(OutboxMessage).where(
         OutboxMessage.sent_at.is_(None), OutboxMessage.failed_at.is_(None))
     return (await session.execute(stmt)).scalar_one()
+
+
+async def release_claims(session: AsyncSession) -> int:
+    """Forget every claim on unsent messages: called by the process that has just become
+    the only deliverer, so whatever a dead one was sending goes out again at once."""
+    result = await session.execute(
+        sa.update(OutboxMessage)
+        .where(OutboxMessage.sent_at.is_(None), OutboxMessage.failed_at.is_(None),
+               OutboxMessage.claimed_at.is_not(None))
+        .values(claimed_at=None))
+    return result.rowcount
