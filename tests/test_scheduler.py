@@ -210,3 +210,28 @@ async def test_leave_is_approved_by_the_secretary_and_stops_reminders(db, site, 
         decided = {d.name: d for d in await reminders.personal_decisions(s, clock(), config)}
     assert not decided["张三"].remind and decided["张三"].reason.startswith("on_leave")
     assert "已经处理过" in await chat.user("u6").say("/leave reject 1")
+
+
+async def test_monday_weekly_report_to_officers_and_the_committee(db, site, clock, config, engine, chat,
+                                                                 schedulers):
+    from bot.core.contract import Image
+    from bot.scheduler import weekly_report_job
+
+    async with db.sessions() as s, s.begin():
+        project = await s.get(Project, (await s.execute(sa.select(Project.id))).scalar_one())
+        boss = await f.member(s, project, "分公司党委", roles=("committee",))
+        await f.bind(s, boss, external_id="boss")
+    clock.now = dt.datetime(2026, 11, 30, 8, 30, tzinfo=SH)  # Monday: the report of W48
+    sched = Scheduler(config, db.engine, db.sessions, engine,
+                      jobs(config, weekly_report_job(config)), clock=clock)
+    schedulers.append(sched)
+    assert await sched.run_job("weekly_report") == 3
+    for name in ("王书记", "孙安监"):
+        said = chat.notices(site[name])
+        assert "2+2 周报 · 2026-W48" in said and "张三" in said
+        [chart] = [r for r in said.replies if isinstance(r, Image)]
+        assert chart.data.startswith(b"\x89PNG")
+    summary = chat.notices(boss.id)
+    assert "各项目 2+2 周报 · 2026-W48" in summary
+    assert chat.notices(site["张三"]).replies == []
+    assert await sched.run_job("weekly_report") == 0
