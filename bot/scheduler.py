@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import zlib
 from dataclasses import dataclass
 from typing import Awaitable, Callable
 
@@ -32,6 +33,11 @@ from storage.upsert import insert_for
 log = logging.getLogger("redshield.scheduler")
 
 LOCK_KEY = 0x52534844  # "RSHD": the advisory lock the scheduling process holds
+
+
+def lock_key(schema: str | None) -> int:
+    """One lock per deployment: deployments in other schemas of the database do not wait."""
+    return (LOCK_KEY << 32) | zlib.crc32((schema or "public").encode())
 GRACE = dt.timedelta(hours=6)
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
@@ -109,6 +115,7 @@ class Scheduler:
         self.jobs = {j.name: j for j in job_list}
         self.clock = clock
         self.leader = False
+        self.lock = lock_key(config.database.schema)
         self._lock_conn = None
         self._aps: AsyncIOScheduler | None = None
 
@@ -124,7 +131,8 @@ class Scheduler:
         # Its own connection, outside any transaction, held as long as we lead.
         conn = await self.db.connect()
         conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
-        got = (await conn.execute(sa.text("SELECT pg_try_advisory_lock(:k)"), {"k": LOCK_KEY})).scalar()
+        got = (await conn.execute(sa.text("SELECT pg_try_advisory_lock(:k)"),
+                                  {"k": self.lock})).scalar()
         if got:
             self._lock_conn, self.leader = conn, True  # the lock lives as long as this connection
             log.info("this process runs the scheduled jobs")
@@ -135,7 +143,8 @@ class Scheduler:
     async def release(self) -> None:
         if self._lock_conn is not None:
             try:
-                await self._lock_conn.execute(sa.text("SELECT pg_advisory_unlock(:k)"), {"k": LOCK_KEY})
+                await self._lock_conn.execute(sa.text("SELECT pg_advisory_unlock(:k)"),
+                                              {"k": self.lock})
             finally:
                 await self._lock_conn.close()
                 self._lock_conn, self.leader = None, False

@@ -114,7 +114,7 @@ def clock() -> Clock:
 def config(db, tmp_path):
     base = default_config()
     return dataclasses.replace(
-        base, database=dataclasses.replace(base.database, url=db.url),
+        base, database=dataclasses.replace(base.database, url=db.url, schema=db.schema or ""),
         media=dataclasses.replace(base.media, dir=str(tmp_path / "media")),
     )
 
