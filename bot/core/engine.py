@@ -16,14 +16,13 @@ from typing import Awaitable, Callable
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from bot.config import Config
+from bot.core import serialize
 from bot.core.contract import ChatType, Incoming, Kind, Notice, OpenPrivateChat, Reply, Text
 from bot.core.flow import CANCEL_VALUE, KIND_HINTS, Command, Ctx, Dialog
 from bot.core.i18n import Translator, resolve_locale
 from bot.core.registry import Registry
-from bot.core import serialize
 from storage import dedup, dialogs, directory, outbox
 from storage.media import MediaStore
-from storage.directory import member_by_identity
 
 log = logging.getLogger("redshield.engine")
 
@@ -83,7 +82,7 @@ class Engine:
         if msg.message_id and not await dedup.claim(session, msg.platform, msg.message_id, now):
             log.info("duplicate %s message ignored", msg.platform)
             return [], 0
-        member = await member_by_identity(session, msg.platform, msg.user_id)
+        member = await directory.member_by_identity(session, msg.platform, msg.user_id)
         if member is not None:  # whoever writes to us can be written to again
             await directory.mark_reachable(session, msg.platform, msg.user_id)
         key = (msg.platform, msg.chat_id, msg.user_id)
