@@ -52,7 +52,9 @@ async def addresses(sessions: async_sessionmaker, member_ids: set[int]) -> dict[
 
 class Pacer:
     """Spaces sends: at most `overall` per second on a platform, and at least
-    `per_chat` seconds between two sends to one chat."""
+    `per_chat` seconds between two sends to one chat. The overall gap is counted
+    from when a send is actually released, so a late event loop never lets a
+    burst through (the platform would answer it with 429s)."""
 
     def __init__(self, overall: float | None, per_chat: float, clock: Callable[[], float] = time.monotonic,
                  sleep=asyncio.sleep):
@@ -64,13 +66,18 @@ class Pacer:
         self._lock = asyncio.Lock()
 
     async def wait(self, chat: str, messages: int = 1) -> None:
-        async with self._lock:
-            now = self.clock()
-            at = max(now, self._next_any, self._next_chat.get(chat, 0.0))
-            self._next_any = at + self.gap * messages
-            self._next_chat[chat] = at + self.per_chat * messages
-        if at > now:
-            await self.sleep(at - now)
+        # One chat's turn first, reserved before sleeping so its next send queues behind.
+        at = max(self.clock(), self._next_chat.get(chat, 0.0))
+        self._next_chat[chat] = at + self.per_chat * messages
+        if at > self.clock():
+            await self.sleep(at - self.clock())
+        if not self.gap:
+            return
+        async with self._lock:  # then the platform-wide gap, one release at a time
+            delay = self._next_any - self.clock()
+            if delay > 0:
+                await self.sleep(delay)
+            self._next_any = self.clock() + self.gap * messages
 
 
 class Deliverer:

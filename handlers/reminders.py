@@ -139,10 +139,12 @@ async def overdue_notices(session, now: dt.datetime, config) -> list[Notice]:
 
 
 async def _members(session, ids: set[int]) -> dict[int, Member]:
-    if not ids:
-        return {}
-    rows = await session.execute(sa.select(Member).where(Member.id.in_(ids)))
-    return {m.id: m for m in rows.scalars()}
+    """Members by id, in chunks: PostgreSQL's driver takes at most 32,767 parameters."""
+    ordered, found = sorted(ids), {}
+    for i in range(0, len(ordered), 10_000):
+        rows = await session.execute(sa.select(Member).where(Member.id.in_(ordered[i:i + 10_000])))
+        found.update((m.id, m) for m in rows.scalars())
+    return found
 
 
 def previous_week(now: dt.datetime, tz) -> Week:

@@ -29,7 +29,7 @@ from telegram import (
 )
 from telegram.constants import ChatType as TgChatType
 from telegram.constants import MessageEntityType, MessageLimit
-from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
 from telegram.ext import AIORateLimiter, Application, ContextTypes, TypeHandler
 
 from bot.adapters.base import DeliveryFailed, split_text
@@ -72,7 +72,7 @@ class Unusable(Exception):
 class TelegramAdapter:
     platform = PLATFORM
     # Telegram: about 30 messages a second overall, one a second per chat.
-    pace_overall = 28.0
+    pace_overall = 29.0
     pace_per_chat = 1.0
 
     def __init__(self, config: Config, engine: Engine, *,
@@ -328,11 +328,12 @@ class TelegramAdapter:
         elif isinstance(reply, Image):
             await self._retrying(lambda: bot.send_photo(chat_id, reply.data,
                                                         caption=reply.caption[:1024] or None,
-                                                        filename=reply.filename))
+                                                        filename=reply.filename), idempotent=False)
         elif isinstance(reply, Document):
             await self._retrying(lambda: bot.send_document(chat_id, reply.data,
                                                            filename=reply.filename,
-                                                           caption=reply.caption[:1024] or None))
+                                                           caption=reply.caption[:1024] or None),
+                                 idempotent=False)
         elif isinstance(reply, OpenPrivateChat):
             link = f"https://t.me/{bot.username}"
             if reply.start_param:
@@ -348,17 +349,18 @@ class TelegramAdapter:
         for i, piece in enumerate(pieces):
             last = i == len(pieces) - 1
             await self._retrying(lambda: self.app.bot.send_message(
-                chat_id, piece, reply_markup=markup if last else None))
+                chat_id, piece, reply_markup=markup if last else None), idempotent=False)
 
-    async def _retrying(self, call: Callable[[], Awaitable[Any]]) -> Any:
-        """Network trouble is retried with growing pauses; Telegram's refusals are not."""
+    async def _retrying(self, call: Callable[[], Awaitable[Any]], idempotent: bool = True) -> Any:
+        """Network trouble is retried with growing pauses; Telegram's refusals are not.
+        A send that timed out may have arrived: it is not repeated (no double message)."""
         for delay in (*self.retry_delays, None):
             try:
                 return await call()
             except (BadRequest, Forbidden, RetryAfter):
                 raise
             except NetworkError as err:
-                if delay is None:
+                if delay is None or (isinstance(err, TimedOut) and not idempotent):
                     raise
                 log.warning("Telegram unreachable (%s); retrying in %.1fs",
                             type(err).__name__, delay)

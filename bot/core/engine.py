@@ -70,12 +70,9 @@ class Engine:
 
     async def enqueue(self, session, notices: list[Notice], now: dt.datetime) -> int:
         """Write notices to the outbox in the caller's transaction; returns how many were new."""
-        new = 0
-        for notice in notices:
-            payload = await serialize.dump(notice.replies, self.media)
-            new += await outbox.enqueue(session, key=notice.key, kind=notice.kind,
-                                        member_id=notice.member_id, payload=payload, now=now)
-        return new
+        rows = [{"key": n.key, "kind": n.kind, "member_id": n.member_id,
+                 "payload": await serialize.dump(n.replies, self.media)} for n in notices]
+        return await outbox.enqueue_many(session, rows, now)
 
     async def _handle(self, session, msg: Incoming) -> tuple[list[Reply], int]:
         now = self.clock()
