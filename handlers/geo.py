@@ -18,5 +18,7 @@ def outside(zone, latitude: float, longitude: float) -> float | None:
     """How far outside the zone's geofence the point lies, or None when inside or unfenced."""
     if zone.latitude is None or zone.longitude is None or not zone.radius_m:
         return None
+    if not (math.isfinite(latitude) and math.isfinite(longitude)):
+        return math.inf  # no usable position: not shown to be on site
     distance = distance_m(zone.latitude, zone.longitude, latitude, longitude)
     return distance if distance > zone.radius_m else None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 
 import sqlalchemy as sa
@@ -115,7 +116,7 @@ def build(registry: Registry) -> None:
             if away is not None:
                 patrol.off_site = True
                 warning = t("⚠️ 您距{zone}约 {m} 米，不在区域范围内，本次巡查已标记为“不在现场”。").format(
-                    zone=zone.name, m=round(away))
+                    zone=zone.name, m=round(away) if math.isfinite(away) else "?")
         ctx.session.add(patrol)
         await ctx.session.flush()
         ctx.finish()

@@ -1,6 +1,7 @@
 """What every platform adapter offers the runner, and helpers they share."""
 from __future__ import annotations
 
+import math
 from typing import Callable, Protocol
 
 from starlette.routing import BaseRoute
@@ -32,6 +33,12 @@ class Adapter(Protocol):
 
     async def deliver(self, user_id: str, replies: list[Reply]) -> None:
         """Send replies to a user unprompted (reminders, notices); raises DeliveryFailed."""
+
+
+def valid_position(latitude: float, longitude: float) -> bool:
+    """A place on the globe (finite, in range): anything else is not a location."""
+    return (math.isfinite(latitude) and math.isfinite(longitude)
+            and -90 <= latitude <= 90 and -180 <= longitude <= 180)
 
 
 def split_text(text: str, limit: int, size: Callable[[str], int] = len) -> list[str]:

@@ -32,7 +32,7 @@ from telegram.constants import MessageEntityType, MessageLimit
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
 from telegram.ext import AIORateLimiter, Application, ContextTypes, TypeHandler
 
-from bot.adapters.base import DeliveryFailed, split_text
+from bot.adapters.base import DeliveryFailed, split_text, valid_position
 from bot.config import Config
 from bot.core.contract import (
     AskLocation,
@@ -145,7 +145,9 @@ class TelegramAdapter:
         if not expected or not hmac.compare_digest(given, expected):
             return Response(status_code=403)
         try:
-            data = json.loads(await request.body())
+            data = json.loads(await request.body(), parse_constant=_no_constant)
+            if not well_formed(data):
+                return Response(status_code=400)
             update = Update.de_json(data, self.app.bot)
         except Exception:  # not JSON, or not an update: Telegram never sends that
             return Response(status_code=400)
@@ -382,6 +384,73 @@ class TelegramAdapter:
                 .format(id=error_id))
         except Exception:
             log.warning("could not tell the user about error %s", error_id)
+
+
+def _no_constant(name: str):
+    raise ValueError(f"{name} is not a number Telegram sends")
+
+
+def _is(value, kind, optional: bool = True) -> bool:
+    if value is None:
+        return optional
+    return isinstance(value, kind) and not (kind is int and isinstance(value, bool))
+
+
+def _user_ok(user, optional: bool = True) -> bool:
+    if user is None:
+        return optional
+    return isinstance(user, dict) and _is(user.get("id"), int, False) and \
+        _is(user.get("language_code"), str) and _is(user.get("username"), str)
+
+
+def _message_ok(m) -> bool:
+    if not isinstance(m, dict):
+        return False
+    chat = m.get("chat")
+    if not (isinstance(chat, dict) and _is(chat.get("id"), int, False) and _is(chat.get("type"), str, False)):
+        return False
+    if not (_user_ok(m.get("from")) and _is(m.get("message_id"), int, False) and _is(m.get("text"), str)):
+        return False
+    entities = m.get("entities") or []
+    if not isinstance(entities, list) or not all(
+            isinstance(e, dict) and _is(e.get("offset"), int, False) and _is(e.get("length"), int, False)
+            and _is(e.get("type"), str, False) for e in entities):
+        return False
+    photo = m.get("photo") or []
+    if not isinstance(photo, list) or not all(
+            isinstance(p, dict) and _is(p.get("file_id"), str, False) and _is(p.get("file_size"), int)
+            for p in photo):
+        return False
+    doc = m.get("document")
+    if doc is not None and not (isinstance(doc, dict) and _is(doc.get("file_id"), str, False)
+                                and _is(doc.get("mime_type"), str) and _is(doc.get("file_size"), int)):
+        return False
+    loc = m.get("location")
+    if loc is not None:
+        lat, lon = (loc.get("latitude"), loc.get("longitude")) if isinstance(loc, dict) else (None, None)
+        if not (isinstance(lat, (int, float)) and isinstance(lon, (int, float))
+                and valid_position(float(lat), float(lon))):
+            return False
+    return True
+
+
+def well_formed(data) -> bool:
+    """Whether a webhook body has the shape Telegram gives every field we read. What
+    does not is refused (400) rather than handed to PTB, which would fail on it
+    (an unhashable chat id even stops its update loop)."""
+    if not isinstance(data, dict) or not _is(data.get("update_id"), int, False):
+        return False
+    for key in ("message", "edited_message"):
+        if key in data and not _message_ok(data[key]):
+            return False
+    query = data.get("callback_query")
+    if query is not None:
+        if not (isinstance(query, dict) and _is(query.get("id"), str, False)
+                and _user_ok(query.get("from"), optional=False) and _is(query.get("data"), str)):
+            return False
+        if query.get("message") is not None and not _message_ok(query["message"]):
+            return False
+    return True
 
 
 def _inline(options: tuple[Option, ...] | list[Option], token: str) -> InlineKeyboardMarkup:

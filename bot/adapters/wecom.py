@@ -35,7 +35,7 @@ from wechatpy.work.events import ClickEvent, EnterAgentEvent, LocationEvent
 from wechatpy.work.exceptions import InvalidCorpIdException
 from wechatpy.work.messages import ImageMessage, LocationMessage, TextMessage
 
-from bot.adapters.base import DeliveryFailed, split_text, utf8_size
+from bot.adapters.base import DeliveryFailed, split_text, utf8_size, valid_position
 from bot.adapters.wecom_client import ALL_INVALID, UNTRUSTED_IP, TooLarge, WecomClient, WecomError
 from bot.config import Config
 from bot.core.contract import (
@@ -100,9 +100,15 @@ def parse_callback(xml: str) -> Inbound | None:
     Raises (ValueError, KeyError, ...) on XML that lacks what WeCom always sends.
     """
     raw = xmltodict.parse(xml)["xml"]
+    # Every field read below must be plain text: an element or a repeated one is not
+    # something WeCom sends, and would otherwise reach the engine as a dict or list.
+    for field in ("FromUserName", "MsgType", "Event", "EventKey", "Content", "MediaId",
+                  "TaskId", "ResponseCode", "MsgId", "CreateTime", "Location_X", "Location_Y"):
+        if field in raw and raw[field] is not None and not isinstance(raw[field], str):
+            raise ValueError(f"{field} is not text")
     message = parse_message(xml)
     user = message.source
-    if not user:
+    if not user or not isinstance(user, str):
         raise ValueError("no FromUserName")
     # A self-built app's chat is always one-to-one; the member's stored locale applies.
     base = dict(platform=PLATFORM, chat_id=user, user_id=user, chat_type=ChatType.private)
@@ -152,9 +158,11 @@ def parse_callback(xml: str) -> Inbound | None:
         return Inbound(user, message_id, Incoming(kind=Kind.photo, **base),
                        media_id=message.media_id)
     if isinstance(message, LocationMessage):
+        latitude, longitude = float(message.location_x), float(message.location_y)
+        if not valid_position(latitude, longitude):  # acknowledged, but no place to use
+            return Inbound(user, message_id, Incoming(kind=Kind.event, **base))
         return Inbound(user, message_id, Incoming(
-            kind=Kind.location, latitude=float(message.location_x),
-            longitude=float(message.location_y), **base))
+            kind=Kind.location, latitude=latitude, longitude=longitude, **base))
     # Voice, video, files, links: the engine answers with a hint when a question is open.
     return Inbound(user, message_id, Incoming(kind=Kind.event, **base))
 

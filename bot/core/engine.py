@@ -49,6 +49,10 @@ class Engine:
         self.on_outbox: Callable[[], Awaitable[None]] | None = None
 
     async def handle(self, msg: Incoming) -> list[Reply]:
+        if "\x00" in msg.text or "\x00" in (msg.choice or ""):
+            # PostgreSQL's text cannot hold U+0000, and no person types it.
+            msg = replace(msg, text=msg.text.replace("\x00", ""),
+                          choice=msg.choice.replace("\x00", "") if msg.choice else msg.choice)
         try:
             async with self.sessions() as session, session.begin():
                 replies, queued = await self._handle(session, msg)

@@ -38,11 +38,12 @@ def build(registry: Registry):
     async def photo_unprompted(ctx: Ctx, msg: Incoming) -> None:
         """A photo out of the blue is a hazard being reported; during a patrol it is
         also kept on the patrol."""
-        patrol = await patrol_store.open_patrol(ctx.session, ctx.member.id)
-        if patrol is not None:
-            ctx.session.add(PatrolPhoto(patrol_id=patrol.id, media_name=msg.photo.ref,
-                                        taken_at=ctx.now))
         await report.start_report(ctx, flow, first=msg)
+        patrol = await patrol_store.open_patrol(ctx.session, ctx.member.id)
+        kept = ctx.data.get("photos") if ctx.dialog else None
+        if patrol is not None and kept:  # the stored copy, not the platform's reference
+            ctx.session.add(PatrolPhoto(patrol_id=patrol.id, media_name=kept[0]["name"],
+                                        taken_at=ctx.now))
 
     async def overdue_command(ctx: Ctx, msg: Incoming) -> None:
         t = ctx.t
