@@ -117,14 +117,21 @@ async def project_weeks(session: AsyncSession, week: Week, personal: int, team: 
                         project_id: int | None = None) -> dict[int, ProjectWeek]:
     """Every active member's personal minutes and each project's team minutes for a week,
     for one project or all: two queries whatever the number of members."""
-    rows = await store.member_minutes(session, week.start, week.end, project_id)
-    teams = await store.team_minutes(session, week.start, week.end, project_id)
+    start, end = week.start, week.end
+    rows = await store.member_minutes(session, start, end, project_id)
+    teams = await store.team_minutes(session, start, end, project_id)
     result: dict[int, ProjectWeek] = {}
+    # Computed once, not per member: with 100,000 members the Python side is the cost.
+    full_week = start.astimezone(dt.timezone.utc)
     for row in rows:
-        pw = result.setdefault(row.project_id, ProjectWeek(week, [], teams.get(row.project_id, 0), team, personal))
+        pw = result.get(row.project_id)
+        if pw is None:
+            pw = result[row.project_id] = ProjectWeek(week, [], teams.get(row.project_id, 0),
+                                                      team, personal)
+        required = personal if row.joined_at < full_week else \
+            required_minutes(personal, row.joined_at, week)
         pw.members.append(MemberWeek(
-            row.member_id, row.project_id, row.name, row.minutes,
-            required_minutes(personal, row.joined_at, week),
+            row.member_id, row.project_id, row.name, row.minutes, required,
             row.logged_afterwards, row.off_site, row.auto_closed,
         ))
     for pid, minutes in teams.items():
