@@ -145,8 +145,11 @@ class Scheduler:
             try:
                 await self._lock_conn.execute(sa.text("SELECT pg_advisory_unlock(:k)"),
                                               {"k": self.lock})
-            finally:
                 await self._lock_conn.close()
+            except Exception:  # the connection died (a database restart): so did the lock
+                log.info("the scheduler lock's connection was gone already")
+                await self._lock_conn.invalidate()
+            finally:
                 self._lock_conn, self.leader = None, False
 
     # ---- running
@@ -205,7 +208,21 @@ class Scheduler:
                           coalesce=True, max_instances=1, next_run_time=dt.datetime.now(self.config.tz))
         self._aps.start()
 
+    async def _still_leading(self) -> bool:
+        """The lock lives with its connection: if that died (a database restart), so did
+        the lead, and another process may hold the lock now."""
+        if self._lock_conn is None:
+            return self.leader
+        try:
+            await self._lock_conn.execute(sa.text("SELECT 1"))
+            return True
+        except Exception:
+            log.warning("the scheduler lock's connection died; trying to lead again")
+            await self.release()
+            return False
+
     async def _lead_and_catch_up(self) -> None:
+        await self._still_leading()
         was = self.leader
         if await self.try_lead() and not was:
             async with self.sessions() as session, session.begin():
