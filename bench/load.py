@@ -6,14 +6,15 @@ Run by hand; it prints figures and asserts nothing about time:
     python -m bench.load [--members 40] [--rounds 3] [--think 0] [--timeout 1500]
                          [--setups 1,2] [--no-baseline]
                          [--pg-url postgresql+asyncpg://postgres@127.0.0.1:5432/test]
-                         [--db bench_load] [--keep-logs DIR]
+                         [--db bench_load_<pid>] [--keep-logs DIR]
 
 What happens:
 
 1. In this process: loopback fakes of the Telegram Bot API and of the WeCom server API
    (the test fakes, subclassed to hand each reply to the simulated member it is for).
-2. For each setup, a fresh PostgreSQL database of our own (`--db`, created from the
-   admin URL, dropped at the end), a config file (Telegram in webhook mode against the
+2. For each setup, a fresh PostgreSQL database of our own (`--db`, default
+   bench_load_<pid>; it must not exist; created through the admin URL and dropped at the
+   end of the setup), a config file (Telegram in webhook mode against the
    fake, WeCom against the fake), and a directory of `--members` members imported with
    `redshield import` (half Telegram, who get an invite code each; half WeCom, known by
    their wecom_userid).
@@ -27,6 +28,9 @@ What happens:
    skip) and /me. That is 16 member actions a round. Each action waits for the reply
    it leads to (the message the next action needs), as the fakes capture it
    (Telegram sendMessage / sendDocument, WeCom message/send), before the next one.
+   Telegram members tap inline buttons (callback queries) and type what a reply
+   keyboard offers; WeCom members use the app menu for /patrol and /me (click events),
+   tap template cards (template_card_event) and type what comes as text.
 5. A bare python-telegram-bot echo bot (an Application with one MessageHandler, behind
    the same kind of Starlette webhook route, in its own process) is driven through the
    same harness by the same number of members with the same number of actions each:
@@ -895,9 +899,30 @@ async def probe_loops(ports: list[int], out: dict[int, list[float]], stop: async
                 await asyncio.wait_for(stop.wait(), every)
 
 
+_CREATED_DBS: set[str] = set()  # databases this process made, the only ones it drops
+
+
+async def create_db(admin_url: str, name: str) -> None:
+    """CREATE DATABASE, refusing to touch one that exists (another run may be using it)."""
+    import asyncpg
+
+    try:
+        await pg(admin_url, f"CREATE DATABASE {name}")
+    except asyncpg.DuplicateDatabaseError:
+        raise RuntimeError(f"database {name} exists already (another run's?); give another --db, "
+                           f"or drop it by hand if it is a leftover") from None
+    _CREATED_DBS.add(name)
+
+
+async def drop_db(admin_url: str, name: str) -> None:
+    if name in _CREATED_DBS:
+        await pg(admin_url, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        _CREATED_DBS.discard(name)
+
+
 def check_db_name(name: str) -> str:
     if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", name) or name in ("test", "postgres"):
-        raise SystemExit(f"--db {name!r}: give a database name of the bench's own (e.g. bench_load)")
+        raise SystemExit(f"--db {name!r}: give a database name of the bench's own (e.g. bench_load_1)")
     return name
 
 
@@ -1034,8 +1059,7 @@ async def run_setup(args, name: str, web_count: int, tg: BenchBotAPI, wc: BenchW
     setup_dir = workdir / name.replace(" ", "-")
     setup_dir.mkdir()
     url = db_url(args.pg_url, args.db)
-    await pg(args.pg_url, f"DROP DATABASE IF EXISTS {args.db} WITH (FORCE)")
-    await pg(args.pg_url, f"CREATE DATABASE {args.db}")
+    await create_db(args.pg_url, args.db)
     ports = [free_port() for _ in range(web_count)]
     scheduler_port = free_port()  # every role serves /healthz, the scheduler too
     config = setup_dir / "config.toml"
@@ -1118,7 +1142,7 @@ async def run_setup(args, name: str, web_count: int, tg: BenchBotAPI, wc: BenchW
         with open(args.dump, "a", encoding="utf-8") as f:
             f.write(json.dumps(dump, ensure_ascii=False) + "\n")
     if not args.keep_db:
-        await pg(args.pg_url, f"DROP DATABASE IF EXISTS {args.db} WITH (FORCE)")
+        await drop_db(args.pg_url, args.db)
     return result
 
 
@@ -1304,7 +1328,7 @@ def report(args, results: list[SetupResult], baseline: tuple[Stats, float, float
               f"{r.tg_over} calls beyond 30/s")
         print(f"  WeCom sends: peak {r.wc_peak} to one member in 60 s (WeCom drops beyond 30), "
               f"{r.wc_over} sends beyond it")
-        print(f"  database afterwards: " + ", ".join(f"{k} {v}" for k, v in r.counts.items()))
+        print("  database afterwards: " + ", ".join(f"{k} {v}" for k, v in r.counts.items()))
         if r.loop_delay:
             print("  web event-loop delay (a refused webhook POST every 0.25 s): " + "; ".join(
                 f"port {port} p50 {ms(pct(v, 50))} p99 {ms(pct(v, 99))} max {ms(max(v, default=math.nan))}"
@@ -1382,7 +1406,7 @@ async def main_async(args) -> int:
         await wc.stop()
         if not args.keep_db:
             with contextlib.suppress(Exception):
-                await pg(args.pg_url, f"DROP DATABASE IF EXISTS {args.db} WITH (FORCE)")
+                await drop_db(args.pg_url, args.db)
         if args.keep_logs:
             shutil.copytree(workdir, args.keep_logs, dirs_exist_ok=True,
                             ignore=shutil.ignore_patterns("media"))
@@ -1404,7 +1428,9 @@ def parse_args(argv=None):
                    help="think time of the echo baseline's members (default 0: its capacity)")
     p.add_argument("--pg-url", default="postgresql+asyncpg://postgres@127.0.0.1:5432/test",
                    help="an existing database to connect to for CREATE / DROP DATABASE")
-    p.add_argument("--db", default="bench_load", help="the bench's own database (dropped!)")
+    p.add_argument("--db", default=f"bench_load_{os.getpid()}",
+                   help="the bench's own database, created and dropped per setup; it must not "
+                        "exist (default bench_load_<pid>, so that runs never share one)")
     p.add_argument("--keep-db", action="store_true", help="do not drop the bench database")
     p.add_argument("--timeout", type=float, default=1500, help="global limit, seconds")
     p.add_argument("--phase-timeout", type=float, default=600, help="limit per load phase, seconds")

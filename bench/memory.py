@@ -23,6 +23,7 @@ import argparse
 import asyncio
 import contextlib
 import math
+import os
 import random
 import shutil
 import sys
@@ -42,14 +43,15 @@ from bench.load import (  # noqa: E402
     Stats,
     TelegramSim,
     check_db_name,
+    create_db,
     db_url,
     directory,
+    drop_db,
     free_port,
     import_directory,
     ms,
     now,
     pct,
-    pg,
     redshield_cmd,
     wait_ready,
     write_config,
@@ -114,8 +116,7 @@ async def main_async(args) -> int:
     if args.backend == "postgresql":
         check_db_name(args.db)
         url = db_url(args.pg_url, args.db)
-        await pg(args.pg_url, f"DROP DATABASE IF EXISTS {args.db} WITH (FORCE)")
-        await pg(args.pg_url, f"CREATE DATABASE {args.db}")
+        await create_db(args.pg_url, args.db)
     else:
         url = f"sqlite+aiosqlite:///{workdir / 'redshield.db'}"
     worker: Proc | None = None
@@ -204,7 +205,7 @@ async def main_async(args) -> int:
         await tg.stop()
         if args.backend == "postgresql" and not args.keep_db:
             with contextlib.suppress(Exception):
-                await pg(args.pg_url, f"DROP DATABASE IF EXISTS {args.db} WITH (FORCE)")
+                await drop_db(args.pg_url, args.db)
         log_text = ""
         if worker is not None:
             errors, tracebacks, distinct, warnings = worker.summary
@@ -247,7 +248,8 @@ def main(argv=None) -> int:
     p.add_argument("--pause", type=float, default=3.0, help="idle seconds before each sample")
     p.add_argument("--backend", choices=["sqlite", "postgresql"], default="sqlite")
     p.add_argument("--pg-url", default="postgresql+asyncpg://postgres@127.0.0.1:5432/test")
-    p.add_argument("--db", default="bench_memory", help="PostgreSQL: the bench's own database")
+    p.add_argument("--db", default=f"bench_memory_{os.getpid()}",
+                   help="PostgreSQL: the bench's own database; it must not exist")
     p.add_argument("--keep-db", action="store_true")
     p.add_argument("--reply-timeout", type=float, default=30)
     p.add_argument("--timeout", type=float, default=1800, help="global limit, seconds")
