@@ -2,46 +2,53 @@
 
 Values come from three layers, later ones winning:
 
-1. built-in defaults (the dataclass defaults below),
+1. built-in defaults (the model defaults below),
 2. a TOML file (``config.toml`` by default),
 3. environment variables named ``REDSHIELD_<SECTION>_<KEY>``.
 
-Everything is validated before a :class:`Config` is built, and every problem
-found is reported at once in a single :class:`ConfigError`.
+Each section is a frozen pydantic model validated in strict mode, so a file value
+must already have its key's type; environment strings are converted first
+(pydantic's lax rules; lists are comma-separated). :func:`load_config` reports
+every problem at once in a single :class:`ConfigError`, one line per problem
+naming the key (or the environment variable).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import os
 import re
 import tomllib
+import warnings
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import time as dt_time
 from pathlib import Path
-from typing import Any
-from urllib.parse import urlsplit
+from typing import Annotated, Any, Literal, get_args, get_origin
 from zoneinfo import ZoneInfo
 
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    HttpUrl,
+    TypeAdapter,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic.fields import FieldInfo
+from pydantic_core import InitErrorDetails, PydanticCustomError, PydanticKnownError, core_schema
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
+
 __all__ = [
-    "Config",
-    "ConfigError",
-    "DailyTime",
-    "DatabaseConfig",
-    "DialogConfig",
-    "InvitesConfig",
-    "LocaleConfig",
-    "MediaConfig",
-    "PracticeConfig",
-    "ScheduleConfig",
-    "ServerConfig",
-    "TelegramConfig",
-    "WecomConfig",
-    "WeeklyTime",
-    "default_config",
-    "load_config",
+    "Config", "ConfigError", "DailyTime", "WeeklyTime", "default_config", "env_var_name", "load_config",
+    # the sections
+    "BotConfig", "DatabaseConfig", "DialogConfig", "InvitesConfig", "LocaleConfig", "MediaConfig",
+    "PracticeConfig", "ScheduleConfig", "ServerConfig", "TelegramConfig", "WecomConfig",
 ]
 
 logger = logging.getLogger("redshield.config")
@@ -50,8 +57,6 @@ DEFAULT_PATH = "config.toml"
 ENV_PREFIX = "REDSHIELD_"
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-LOCALES = ("zh_CN", "en")
-TELEGRAM_MODES = ("polling", "webhook")
 
 # Accepted database URL prefixes, mapped to what the loaded Config contains.
 # Plain postgres URLs are rewritten so SQLAlchemy picks the async driver.
@@ -64,9 +69,9 @@ _DATABASE_PREFIXES = {
 
 # Telegram's rule for setWebhook's secret_token.
 _WEBHOOK_SECRET_RE = re.compile(r"[A-Za-z0-9_-]{1,256}")
+_SCHEMA_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
 # [0-9] rather than \d so that full-width or other Unicode digits are rejected.
 _HHMM_RE = re.compile(r"([0-9]{1,2}):([0-9]{2})")
-_INT_RE = re.compile(r"[+-]?[0-9]+")
 
 _WEEKLY_FORMAT = '"<day> HH:MM" with day one of ' + ", ".join(WEEKDAYS)
 _DAILY_FORMAT = '"HH:MM" (00:00 to 23:59)'
@@ -80,8 +85,24 @@ class ConfigError(Exception):
         super().__init__("\n".join(self.errors))
 
 
+def _problem(message: str) -> PydanticCustomError:
+    """A validation error whose message is reported after the key's name as it is."""
+    return PydanticCustomError("config", message)
+
+
+def _rule(ok: Callable[[Any], Any], problem: Callable[[Any], str]) -> AfterValidator:
+    """A check of one value: ``problem(value)`` describes a value that is not ``ok``."""
+
+    def check(value: Any) -> Any:
+        if not ok(value):
+            raise _problem(problem(value))
+        return value
+
+    return AfterValidator(check)
+
+
 # --------------------------------------------------------------------------
-# Parsed schedule times
+# Parsed schedule times: written as text in TOML and the environment.
 # --------------------------------------------------------------------------
 
 
@@ -98,6 +119,10 @@ class DailyTime:
     def __str__(self) -> str:
         return f"{self.hour:02d}:{self.minute:02d}"
 
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source: Any, handler: Any) -> core_schema.CoreSchema:
+        return _text_schema(cls, parse_daily_time, _DAILY_FORMAT)
+
 
 @dataclass(frozen=True)
 class WeeklyTime:
@@ -112,6 +137,10 @@ class WeeklyTime:
 
     def __str__(self) -> str:
         return f"{WEEKDAYS[self.weekday]} {self.hour:02d}:{self.minute:02d}"
+
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source: Any, handler: Any) -> core_schema.CoreSchema:
+        return _text_schema(cls, parse_weekly_time, _WEEKLY_FORMAT)
 
 
 def parse_daily_time(text: str) -> DailyTime | None:
@@ -136,102 +165,257 @@ def parse_weekly_time(text: str) -> WeeklyTime | None:
     return WeeklyTime(WEEKDAYS.index(parts[0].lower()), daily.hour, daily.minute)
 
 
+def _text_schema(cls: type, parse: Callable[[str], Any], fmt: str) -> core_schema.CoreSchema:
+    """Validate an instance as it is and text through ``parse``; serialise (to JSON) as text."""
+
+    def validate(value: Any) -> Any:
+        if isinstance(value, cls):
+            return value
+        if not isinstance(value, str):
+            raise PydanticKnownError("string_type")
+        parsed = parse(value)
+        if parsed is None:
+            raise _problem(f"must look like {fmt} (got {value!r})")
+        return parsed
+
+    return core_schema.no_info_plain_validator_function(
+        validate, serialization=core_schema.to_string_ser_schema(when_used="json")
+    )
+
+
+# --------------------------------------------------------------------------
+# Value types shared by the sections
+# --------------------------------------------------------------------------
+
+
+def _string_list(value: Any) -> Any:
+    """A TOML array (or a split environment value) of strings, kept as a tuple."""
+    if isinstance(value, tuple):  # built in Python, e.g. the defaults
+        return value
+    if not isinstance(value, list):
+        raise _problem(f"must be a list of strings (got {_type_name(value)})")
+    for index, item in enumerate(value):
+        if not isinstance(item, str):
+            raise _problem(f"must be a list of strings (item {index} is {_type_name(item)})")
+    return tuple(value)
+
+
+_HTTP_URL = TypeAdapter(HttpUrl)
+
+
+def _url_scheme(value: str) -> str | None:
+    """``http`` or ``https`` for an http(s) URL with a host, else None."""
+    try:
+        return _HTTP_URL.validate_python(value).scheme
+    except ValidationError:
+        return None
+
+
+def _is_zone(name: str) -> bool:
+    try:
+        ZoneInfo(name)
+    except (KeyError, ValueError, OSError):  # ZoneInfoNotFoundError is a KeyError
+        return False
+    return True
+
+
+Positive = Annotated[int, Field(gt=0)]
+NonEmpty = Annotated[str, Field(min_length=1)]
+# Empty means "not set"; anything else must be an http(s) URL.
+OptionalHttpUrl = Annotated[str, _rule(lambda url: not url or _url_scheme(url),
+                                       lambda url: f"must be an http(s) URL (got {url!r})")]
+HttpUrlText = Annotated[NonEmpty, _rule(_url_scheme, lambda url: f"must be an http(s) URL (got {url!r})")]
+StringList = BeforeValidator(_string_list)
+ModuleName = Annotated[str, _rule(lambda name: all(part.isidentifier() for part in name.split(".")),
+                                  lambda name: f"must be an importable module name such as handlers (got {name!r})")]
+
+
 # --------------------------------------------------------------------------
 # Sections. Field names are the TOML keys; defaults are the built-in defaults.
 # --------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class DatabaseConfig:
-    url: str = "sqlite+aiosqlite:///data/redshield.db"
-    schema: str = ""  # PostgreSQL only: the schema the tables live in ("" = the default)
+class _Section(BaseModel):
+    # validate_default: rules that read other keys run on keys left at their default too.
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True, validate_default=True)
 
 
-@dataclass(frozen=True)
-class MediaConfig:
-    dir: str = "data/media"
-    max_photo_mb: int = 20
+def _report(section: _Section, problems: dict[str, str]) -> None:
+    """Fail rules across a section's keys, one error per key (a model validator's own errors have no key)."""
+    if problems:
+        raise ValidationError.from_exception_data(type(section).__name__, [
+            InitErrorDetails(type=_problem(problem), loc=(key,), input=getattr(section, key))
+            for key, problem in problems.items()
+        ])
 
 
-@dataclass(frozen=True)
-class LocaleConfig:
-    default: str = "zh_CN"
-    timezone: str = "Asia/Shanghai"
+class BotConfig(_Section):
+    # Packages whose register(registry) adds the bot's capabilities, in order.
+    plugins: Annotated[tuple[ModuleName, ...], StringList] = ("handlers",)
 
 
-@dataclass(frozen=True)
-class TelegramConfig:
-    token: str = ""
-    mode: str = "polling"
-    base_url: str = "https://api.telegram.org/bot"
-    base_file_url: str = "https://api.telegram.org/file/bot"
-    webhook_url: str = ""
-    webhook_secret: str = ""
+def _database_url(url: str) -> str:
+    for prefix, replacement in _DATABASE_PREFIXES.items():
+        if url.startswith(prefix):
+            return replacement + url[len(prefix):]
+    raise _problem(f"must start with one of {', '.join(_DATABASE_PREFIXES)} (got {url!r})")
 
 
-@dataclass(frozen=True)
-class WecomConfig:
+with warnings.catch_warnings():
+    # The TOML key `schema` shadows BaseModel's deprecated schema() method, which is harmless.
+    warnings.filterwarnings("ignore", 'Field name "schema"', UserWarning)
+
+    class DatabaseConfig(_Section):
+        url: Annotated[str, AfterValidator(_database_url)] = "sqlite+aiosqlite:///data/redshield.db"
+        # PostgreSQL only: the schema the tables live in ("" = the default)
+        schema: Annotated[str, _rule(lambda name: not name or _SCHEMA_RE.fullmatch(name),
+                                     lambda name: f"must be a plain PostgreSQL name (got {name!r})")] = ""
+
+        @field_validator("schema")
+        @classmethod
+        def _postgresql_only(cls, schema: str, info: ValidationInfo) -> str:
+            if schema and info.data.get("url", "").startswith("sqlite"):
+                raise _problem("applies to PostgreSQL only; leave it empty with SQLite")
+            return schema
+
+
+class MediaConfig(_Section):
+    dir: NonEmpty = "data/media"
+    max_photo_mb: Positive = 20
+
+
+class LocaleConfig(_Section):
+    default: Literal["zh_CN", "en"] = "zh_CN"
+    timezone: Annotated[str, _rule(_is_zone, lambda zone: "must be an IANA time zone name such as "
+                                                          f"Asia/Shanghai (got {zone!r})")] = "Asia/Shanghai"
+
+
+class TelegramConfig(_Section):
+    token: str = Field("", repr=False)
+    mode: Literal["polling", "webhook"] = "polling"
+    base_url: HttpUrlText = "https://api.telegram.org/bot"
+    base_file_url: HttpUrlText = "https://api.telegram.org/file/bot"
+    webhook_url: OptionalHttpUrl = ""
+    webhook_secret: Annotated[str, _rule(
+        lambda secret: not secret or _WEBHOOK_SECRET_RE.fullmatch(secret),
+        # Never echo the secret itself, only its length.
+        lambda secret: f"must be 1-256 characters of A-Z, a-z, 0-9, _ and - (got {len(secret)} characters)",
+    )] = Field("", repr=False)
+
+    # These read `mode`, which is validated before them.
+    @field_validator("webhook_url")
+    @classmethod
+    def _webhook_url(cls, url: str, info: ValidationInfo) -> str:
+        if info.data.get("mode") == "webhook":
+            if not url:
+                raise _problem("is required when telegram.mode is webhook")
+            if _url_scheme(url) != "https":
+                # Telegram only delivers webhooks to https endpoints.
+                raise _problem(f"must be an https URL when telegram.mode is webhook (got {url!r})")
+        return url
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _webhook_secret(cls, secret: str, info: ValidationInfo) -> str:
+        if info.data.get("mode") == "webhook" and not secret:
+            # Without it anyone who finds the URL could post updates as any user.
+            raise _problem("is required when telegram.mode is webhook (REDSHIELD_TELEGRAM_WEBHOOK_SECRET)")
+        return secret
+
+
+class WecomConfig(_Section):
     corp_id: str = ""
-    agent_id: int = 0
-    secret: str = ""
-    token: str = ""
-    encoding_aes_key: str = ""
-    api_base_url: str = "https://qyapi.weixin.qq.com/cgi-bin/"
+    agent_id: Annotated[int, Field(ge=0)] = 0
+    secret: str = Field("", repr=False)
+    token: str = Field("", repr=False)
+    encoding_aes_key: Annotated[str, _rule(lambda key: not key or len(key) == 43,
+                                           lambda key: f"must be 43 characters (got {len(key)})"),
+                                ] = Field("", repr=False)
+    api_base_url: HttpUrlText = "https://qyapi.weixin.qq.com/cgi-bin/"
     redis_url: str = ""
     numbered_choices: bool = False
 
-
-@dataclass(frozen=True)
-class ServerConfig:
-    host: str = "127.0.0.1"
-    port: int = 8080
-
-
-@dataclass(frozen=True)
-class DialogConfig:
-    timeout_minutes: int = 30
-
-
-@dataclass(frozen=True)
-class InvitesConfig:
-    ttl_days: int = 14
-    max_failed_attempts: int = 5
-    attempt_window_minutes: int = 15
+    @model_validator(mode="after")
+    def _complete_when_enabled(self) -> WecomConfig:
+        # Setting either of corp_id/secret switches WeCom on, so everything it needs must be present.
+        # (A model validator runs once every key is valid on its own, so these come after those problems.)
+        if not (self.corp_id or self.secret):
+            return self
+        problems = {key: "is required when WeCom is enabled (corp_id or secret is set)"
+                    for key in ("corp_id", "secret", "token", "encoding_aes_key") if not getattr(self, key)}
+        if self.agent_id == 0:
+            problems["agent_id"] = "must be greater than 0 when WeCom is enabled (corp_id or secret is set)"
+        _report(self, problems)
+        return self
 
 
-@dataclass(frozen=True)
-class PracticeConfig:
-    personal_minutes: int = 120
-    team_minutes: int = 120
-    max_patrol_minutes: int = 240
-    escalate_after_days: int = 3
-    violation_notify_delay_minutes: int = 30
-    violation_daily_limit: int = 5
-    violation_retention_days: int = 365
+class ServerConfig(_Section):
+    host: NonEmpty = "127.0.0.1"
+    port: Annotated[int, _rule(lambda port: 1 <= port <= 65535,
+                               lambda port: f"must be an integer from 1 to 65535 (got {port})")] = 8080
 
 
-@dataclass(frozen=True)
-class ScheduleConfig:
-    personal_reminders: tuple[WeeklyTime, ...] = (WeeklyTime(3, 18, 0), WeeklyTime(6, 10, 0))
+class DialogConfig(_Section):
+    timeout_minutes: Positive = 30
+
+
+class InvitesConfig(_Section):
+    ttl_days: Positive = 14
+    max_failed_attempts: Positive = 5
+    attempt_window_minutes: Positive = 15
+
+
+class PracticeConfig(_Section):
+    personal_minutes: Positive = 120
+    team_minutes: Positive = 120
+    max_patrol_minutes: Positive = 240
+    escalate_after_days: Positive = 3
+    violation_notify_delay_minutes: Positive = 30
+    violation_daily_limit: Positive = 5
+    violation_retention_days: Positive = 365
+
+
+class ScheduleConfig(_Section):
+    personal_reminders: Annotated[tuple[WeeklyTime, ...], StringList] = (WeeklyTime(3, 18, 0), WeeklyTime(6, 10, 0))
     team_reminder: WeeklyTime = WeeklyTime(4, 17, 0)
     weekly_report: WeeklyTime = WeeklyTime(0, 8, 30)
     overdue_check: DailyTime = DailyTime(9, 0)
-    close_forgotten_every_minutes: int = 15
+    close_forgotten_every_minutes: Positive = 15
     retention_cleanup: DailyTime = DailyTime(3, 30)
 
 
-@dataclass(frozen=True)
-class Config:
-    database: DatabaseConfig = field(default_factory=DatabaseConfig)
-    media: MediaConfig = field(default_factory=MediaConfig)
-    locale: LocaleConfig = field(default_factory=LocaleConfig)
-    telegram: TelegramConfig = field(default_factory=TelegramConfig)
-    wecom: WecomConfig = field(default_factory=WecomConfig)
-    server: ServerConfig = field(default_factory=ServerConfig)
-    dialog: DialogConfig = field(default_factory=DialogConfig)
-    invites: InvitesConfig = field(default_factory=InvitesConfig)
-    practice: PracticeConfig = field(default_factory=PracticeConfig)
-    schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
+class Config(BaseSettings):
+    """The whole configuration. ``Config(...)`` is the defaults plus the sections given;
+    :func:`load_config` adds the TOML file and the environment. Change a copy with
+    ``config.model_copy(update={"media": config.media.model_copy(update={"dir": ...})})``."""
+
+    # case_sensitive: TOML section names match exactly, as TOML keys do.
+    model_config = SettingsConfigDict(frozen=True, extra="forbid", strict=True, case_sensitive=True)
+
+    bot: BotConfig = Field(default_factory=BotConfig)
+    database: DatabaseConfig = Field(default_factory=DatabaseConfig)
+    media: MediaConfig = Field(default_factory=MediaConfig)
+    locale: LocaleConfig = Field(default_factory=LocaleConfig)
+    telegram: TelegramConfig = Field(default_factory=TelegramConfig)
+    wecom: WecomConfig = Field(default_factory=WecomConfig)
+    server: ServerConfig = Field(default_factory=ServerConfig)
+    dialog: DialogConfig = Field(default_factory=DialogConfig)
+    invites: InvitesConfig = Field(default_factory=InvitesConfig)
+    practice: PracticeConfig = Field(default_factory=PracticeConfig)
+    schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The file's path and the environment are per call, so load_config() applies
+        # those sources itself (pydantic-settings has no per-call source arguments).
+        return (init_settings,)
 
     @property
     def telegram_enabled(self) -> bool:
@@ -246,329 +430,121 @@ class Config:
         return ZoneInfo(self.locale.timezone)
 
 
-SECTION_CLASSES: dict[str, type] = {f.name: f.default_factory for f in dataclasses.fields(Config)}  # type: ignore[misc]
-
-
 # --------------------------------------------------------------------------
-# Raw (TOML-shaped) defaults, derived from the dataclasses so there is a
-# single source of truth for names and default values.
+# Sources: the TOML file and the environment
 # --------------------------------------------------------------------------
 
 
-def _to_raw(value: Any) -> Any:
-    if isinstance(value, (WeeklyTime, DailyTime)):
-        return str(value)
-    if isinstance(value, tuple):
-        return [_to_raw(item) for item in value]
-    return value
+class _TomlFile(TomlConfigSettingsSource):
+    """pydantic-settings' TOML source, reading with a BOM allowed and failing with a ConfigError."""
 
-
-def _raw_defaults() -> dict[str, dict[str, Any]]:
-    defaults = Config()
-    return {
-        name: {f.name: _to_raw(getattr(getattr(defaults, name), f.name)) for f in dataclasses.fields(cls)}
-        for name, cls in SECTION_CLASSES.items()
-    }
-
-
-_TYPE_NAMES = {str: "string", bool: "boolean", int: "integer", float: "float", list: "array", dict: "table"}
-_EXPECTED = {str: "a string", bool: "a boolean (true or false)", int: "an integer", list: "a list of strings"}
-
-
-def _type_name(value: Any) -> str:
-    return _TYPE_NAMES.get(type(value), type(value).__name__)
-
-
-def _type_problem(value: Any, expected: type) -> str | None:
-    """Describe why ``value`` is not of the raw type ``expected``, or None if it is."""
-    # bool is a subclass of int, so compare exact types.
-    if type(value) is not expected:
-        return f"must be {_EXPECTED[expected]} (got {_type_name(value)})"
-    if expected is list:
-        for index, item in enumerate(value):
-            if type(item) is not str:
-                return f"must be {_EXPECTED[list]} (item {index} is {_type_name(item)})"
-    return None
-
-
-# --------------------------------------------------------------------------
-# Reading the file and the environment
-# --------------------------------------------------------------------------
-
-
-def _read_toml(path: Path) -> dict[str, Any]:
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise ConfigError(f"cannot read config file {path}: {exc.strerror or exc}") from exc
-    try:
-        # utf-8-sig: tolerate the BOM that some Windows editors add.
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise ConfigError(
-            f"config file {path} is not valid UTF-8 (byte 0x{data[exc.start]:02x} at offset {exc.start})"
-        ) from exc
-    try:
-        return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from exc
-
-
-def _merge_file(values: dict[str, dict[str, Any]], data: dict[str, Any], errors: list[str]) -> None:
-    for section, table in data.items():
-        if section not in values:
-            errors.append(f"unknown section {section}")
-            continue
-        if not isinstance(table, dict):
-            errors.append(f"{section} must be a table ([{section}]), got {_type_name(table)}")
-            continue
-        for key, value in table.items():
-            if key not in values[section]:
-                errors.append(f"unknown key {section}.{key}")
-            else:
-                values[section][key] = value
+    def _read_file(self, file_path: Path) -> dict[str, Any]:  # type: ignore[override]
+        try:
+            data = file_path.read_bytes()
+        except OSError as exc:
+            raise ConfigError(f"cannot read config file {file_path}: {exc.strerror or exc}") from exc
+        try:
+            # utf-8-sig: tolerate the BOM that some Windows editors add.
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise ConfigError(
+                f"config file {file_path} is not valid UTF-8 (byte 0x{data[exc.start]:02x} at offset {exc.start})"
+            ) from exc
+        try:
+            return tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"config file {file_path} is not valid TOML: {exc}") from exc
 
 
 def env_var_name(section: str, key: str) -> str:
     return f"{ENV_PREFIX}{section}_{key}".upper()
 
 
-_TRUE = {"1", "true", "yes"}
-_FALSE = {"0", "false", "no"}
+_LAX = {int: TypeAdapter(int), bool: TypeAdapter(bool)}
 
 
-def _convert_env(text: str, expected: type) -> Any:
-    """Convert an environment string to ``expected``; raise ValueError with the expected form."""
-    if expected is str:
-        return text
-    if expected is bool:
-        lowered = text.strip().lower()
-        if lowered in _TRUE:
-            return True
-        if lowered in _FALSE:
-            return False
-        raise ValueError("must be one of 1, 0, true, false, yes, no")
-    if expected is int:
-        if not _INT_RE.fullmatch(text.strip()):
-            raise ValueError("must be an integer")
-        return int(text)
-    if expected is list:
-        return [item.strip() for item in text.split(",") if item.strip()]
-    raise TypeError(f"no env conversion for {expected}")  # pragma: no cover - schema bug
+class _Environment(PydanticBaseSettingsSource):
+    """``REDSHIELD_<SECTION>_<KEY>`` variables from a given mapping; other names are ignored.
 
+    Integers and booleans are converted with pydantic's lax rules (a value that does not
+    convert is left as text for validation to report), lists are comma-separated. Unlike
+    pydantic-settings' EnvSettingsSource this reads a mapping other than os.environ, splits
+    lists on commas rather than decoding JSON, and ignores unknown REDSHIELD_* names."""
 
-def _merge_env(
-    values: dict[str, dict[str, Any]], defaults: dict[str, dict[str, Any]], env: Mapping[str, str], errors: list[str]
-) -> None:
-    for section, keys in defaults.items():
-        for key, default in keys.items():
-            name = env_var_name(section, key)
-            if name not in env:
-                continue
+    def __init__(self, settings_cls: type[BaseSettings], environ: Mapping[str, str]) -> None:
+        super().__init__(settings_cls)
+        self.environ = environ
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False  # unused: __call__ reads whole sections
+
+    def __call__(self) -> dict[str, Any]:
+        values: dict[str, dict[str, Any]] = {}
+        for section, section_field in self.settings_cls.model_fields.items():
+            for key, field in section_field.annotation.model_fields.items():
+                text = self.environ.get(env_var_name(section, key))
+                if text is not None:
+                    values.setdefault(section, {})[key] = self._convert(text, field.annotation)
+        return values
+
+    @staticmethod
+    def _convert(text: str, annotation: Any) -> Any:
+        if get_origin(annotation) is tuple:
+            return [item.strip() for item in text.split(",") if item.strip()]
+        if annotation in _LAX:
             try:
-                values[section][key] = _convert_env(env[name], type(default))
-            except ValueError as exc:
-                errors.append(f"{name} {exc} (got {env[name]!r})")
+                return _LAX[annotation].validate_python(text.strip())
+            except ValidationError:
+                return text
+        return text
 
 
 # --------------------------------------------------------------------------
-# Validation. Values with a wrong type are removed before these checks run,
-# so a check only sees well-typed values and skips keys that are missing.
+# Error messages: one line per problem, naming the key
 # --------------------------------------------------------------------------
 
+_TYPE_NAMES = {str: "string", bool: "boolean", int: "integer", float: "float", list: "array", dict: "table"}
 
-class _Validator:
-    def __init__(self, values: dict[str, dict[str, Any]], errors: list[str]) -> None:
-        self.values = values
-        self.errors = errors
-
-    def get(self, section: str, key: str) -> Any:
-        return self.values[section].get(key)
-
-    def fail(self, section: str, key: str, problem: str) -> None:
-        self.errors.append(f"{section}.{key} {problem}")
-
-    def positive(self, section: str, *keys: str) -> None:
-        for key in keys:
-            value = self.get(section, key)
-            if value is not None and value <= 0:
-                self.fail(section, key, f"must be greater than 0 (got {value})")
-
-    def choice(self, section: str, key: str, choices: tuple[str, ...]) -> None:
-        value = self.get(section, key)
-        if value is not None and value not in choices:
-            self.fail(section, key, f"must be one of {', '.join(choices)} (got {value!r})")
-
-    def non_empty(self, section: str, key: str) -> None:
-        if self.get(section, key) == "":
-            self.fail(section, key, "must not be empty")
-
-    def http_url(self, section: str, key: str) -> None:
-        """Non-empty values must be http(s) URLs with a host."""
-        value = self.get(section, key)
-        if value and not _is_http_url(value):
-            self.fail(section, key, f"must be an http(s) URL (got {value!r})")
-
-    def convert(self, section: str, key: str, parse: Callable[[str], Any], fmt: str) -> None:
-        """Replace a string value by its parsed form, or report the expected format."""
-        value = self.get(section, key)
-        if value is None:
-            return
-        parsed = parse(value)
-        if parsed is None:
-            self.fail(section, key, f"must look like {fmt} (got {value!r})")
-        else:
-            self.values[section][key] = parsed
+# Messages for pydantic's own error types, formatted with the error's context.
+_MESSAGES = {
+    "int_type": "must be an integer (got {type})",
+    "bool_type": "must be a boolean (true or false) (got {type})",
+    "string_type": "must be a string (got {type})",
+    "greater_than": "must be greater than {gt} (got {input})",
+    "greater_than_equal": "must be {ge} or greater (got {input})",
+    "string_too_short": "must not be empty",
+    "literal_error": "must be one of {choices} (got {input!r})",
+}
+# The same for a value from the environment that did not convert, naming the variable.
+_ENV_MESSAGES = {
+    "int_type": "must be an integer (got {input!r})",
+    "bool_type": "must be one of 1, 0, true, false, yes, no, on, off (got {input!r})",
+}
 
 
-def _is_http_url(value: str) -> bool:
-    parts = urlsplit(value)
-    return parts.scheme in ("http", "https") and bool(parts.netloc)
+def _type_name(value: Any) -> str:
+    return _TYPE_NAMES.get(type(value), type(value).__name__)
 
 
-def _check_types(values: dict[str, dict[str, Any]], defaults: dict[str, dict[str, Any]], errors: list[str]) -> None:
-    for section, keys in defaults.items():
-        for key, default in keys.items():
-            problem = _type_problem(values[section][key], type(default))
-            if problem:
-                errors.append(f"{section}.{key} {problem}")
-                del values[section][key]
-
-
-def _check_database(v: _Validator) -> None:
-    schema = v.get("database", "schema")
-    if schema and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,62}", schema):
-        v.fail("database", "schema", f"must be a plain PostgreSQL name (got {schema!r})")
-    url = v.get("database", "url")
-    if url is None:
-        return
-    if schema and url.startswith("sqlite"):
-        v.fail("database", "schema", "applies to PostgreSQL only; leave it empty with SQLite")
-    for prefix, replacement in _DATABASE_PREFIXES.items():
-        if url.startswith(prefix):
-            v.values["database"]["url"] = replacement + url[len(prefix):]
-            return
-    v.fail("database", "url", f"must start with one of {', '.join(_DATABASE_PREFIXES)} (got {url!r})")
-
-
-def _check_media(v: _Validator) -> None:
-    v.non_empty("media", "dir")
-    v.positive("media", "max_photo_mb")
-
-
-def _check_locale(v: _Validator) -> None:
-    v.choice("locale", "default", LOCALES)
-    zone = v.get("locale", "timezone")
-    if zone is not None and not _is_valid_zone(zone):
-        v.fail("locale", "timezone", f"must be an IANA time zone name such as Asia/Shanghai (got {zone!r})")
-
-
-def _is_valid_zone(name: str) -> bool:
-    try:
-        ZoneInfo(name)
-    except (KeyError, ValueError, OSError):  # ZoneInfoNotFoundError is a KeyError
-        return False
-    return True
-
-
-def _check_telegram(v: _Validator) -> None:
-    v.choice("telegram", "mode", TELEGRAM_MODES)
-    for key in ("base_url", "base_file_url", "webhook_url"):
-        v.http_url("telegram", key)
-    v.non_empty("telegram", "base_url")
-    v.non_empty("telegram", "base_file_url")
-
-    if v.get("telegram", "mode") == "webhook":
-        url = v.get("telegram", "webhook_url")
-        if url == "":
-            v.fail("telegram", "webhook_url", "is required when telegram.mode is webhook")
-        elif url and _is_http_url(url) and urlsplit(url).scheme != "https":
-            # Telegram only delivers webhooks to https endpoints.
-            v.fail("telegram", "webhook_url", f"must be an https URL when telegram.mode is webhook (got {url!r})")
-        if v.get("telegram", "webhook_secret") == "":
-            # Without it anyone who finds the URL could post updates as any user.
-            v.fail("telegram", "webhook_secret",
-                   "is required when telegram.mode is webhook (REDSHIELD_TELEGRAM_WEBHOOK_SECRET)")
-
-    secret = v.get("telegram", "webhook_secret")
-    if secret and not _WEBHOOK_SECRET_RE.fullmatch(secret):
-        # Never echo the secret itself, only its length.
-        v.fail(
-            "telegram",
-            "webhook_secret",
-            f"must be 1-256 characters of A-Z, a-z, 0-9, _ and - (got {len(secret)} characters)",
-        )
-
-
-def _check_wecom(v: _Validator) -> None:
-    agent_id = v.get("wecom", "agent_id")
-    if agent_id is not None and agent_id < 0:
-        v.fail("wecom", "agent_id", f"must be 0 or greater (got {agent_id})")
-    aes_key = v.get("wecom", "encoding_aes_key")
-    if aes_key and len(aes_key) != 43:
-        v.fail("wecom", "encoding_aes_key", f"must be 43 characters (got {len(aes_key)})")
-    v.http_url("wecom", "api_base_url")
-    v.non_empty("wecom", "api_base_url")
-
-    if not (v.get("wecom", "corp_id") or v.get("wecom", "secret")):
-        return
-    # Setting either of corp_id/secret switches WeCom on, so everything it needs must be present.
-    for key in ("corp_id", "secret", "token", "encoding_aes_key"):
-        if v.get("wecom", key) == "":
-            v.fail("wecom", key, "is required when WeCom is enabled (corp_id or secret is set)")
-    if agent_id == 0:
-        v.fail("wecom", "agent_id", "must be greater than 0 when WeCom is enabled (corp_id or secret is set)")
-
-
-def _check_server(v: _Validator) -> None:
-    v.non_empty("server", "host")
-    port = v.get("server", "port")
-    if port is not None and not 1 <= port <= 65535:
-        v.fail("server", "port", f"must be an integer from 1 to 65535 (got {port})")
-
-
-def _check_counters(v: _Validator) -> None:
-    v.positive("dialog", "timeout_minutes")
-    v.positive("invites", "ttl_days", "max_failed_attempts", "attempt_window_minutes")
-    v.positive(
-        "practice",
-        "personal_minutes",
-        "team_minutes",
-        "max_patrol_minutes",
-        "escalate_after_days",
-        "violation_notify_delay_minutes",
-        "violation_daily_limit",
-        "violation_retention_days",
-    )
-
-
-def _check_schedule(v: _Validator) -> None:
-    reminders = v.get("schedule", "personal_reminders")
-    if reminders is not None:
-        parsed = []
-        for index, text in enumerate(reminders):
-            weekly = parse_weekly_time(text)
-            if weekly is None:
-                v.fail("schedule", f"personal_reminders[{index}]", f"must look like {_WEEKLY_FORMAT} (got {text!r})")
-            parsed.append(weekly)
-        v.values["schedule"]["personal_reminders"] = tuple(parsed)
-    for key in ("team_reminder", "weekly_report"):
-        v.convert("schedule", key, parse_weekly_time, _WEEKLY_FORMAT)
-    for key in ("overdue_check", "retention_cleanup"):
-        v.convert("schedule", key, parse_daily_time, _DAILY_FORMAT)
-    v.positive("schedule", "close_forgotten_every_minutes")
-
-
-_SECTION_CHECKS = (
-    _check_database,
-    _check_media,
-    _check_locale,
-    _check_telegram,
-    _check_wecom,
-    _check_server,
-    _check_counters,
-    _check_schedule,
-)
+def _describe(error: Any, from_env: Mapping[str, Mapping[str, Any]]) -> str:
+    loc, kind, value = error["loc"], error["type"], error["input"]
+    if kind == "extra_forbidden":
+        return f"unknown section {loc[0]}" if len(loc) == 1 else f"unknown key {loc[0]}.{loc[1]}"
+    if len(loc) == 1:
+        return f"{loc[0]} must be a table ([{loc[0]}]), got {_type_name(value)}"
+    section, key, *index = loc
+    if kind == "literal_error" and not isinstance(value, str):
+        kind = "string_type"
+    if kind in _ENV_MESSAGES and key in from_env.get(section, {}):
+        return f"{env_var_name(section, key)} {_ENV_MESSAGES[kind].format(input=value)}"
+    name = f"{section}.{key}" + "".join(f"[{i}]" for i in index)
+    if kind not in _MESSAGES:
+        return f"{name} {error['msg']}"
+    choices = ""
+    if kind == "literal_error":
+        choices = ", ".join(get_args(Config.model_fields[section].annotation.model_fields[key].annotation))
+    return f"{name} " + _MESSAGES[kind].format(**error.get("ctx", {}), input=value, type=_type_name(value),
+                                                choices=choices)
 
 
 # --------------------------------------------------------------------------
@@ -576,36 +552,25 @@ _SECTION_CHECKS = (
 # --------------------------------------------------------------------------
 
 
-def _build(file_data: dict[str, Any], env: Mapping[str, str]) -> Config:
-    defaults = _raw_defaults()
-    values = {section: dict(keys) for section, keys in defaults.items()}
-    errors: list[str] = []
-
-    _merge_file(values, file_data, errors)
-    _merge_env(values, defaults, env, errors)
-    _check_types(values, defaults, errors)
-    validator = _Validator(values, errors)
-    for check in _SECTION_CHECKS:
-        check(validator)
-
-    if errors:
-        raise ConfigError(errors)
-    return Config(**{name: cls(**values[name]) for name, cls in SECTION_CLASSES.items()})
-
-
 def load_config(path: str | os.PathLike[str] | None = None, env: Mapping[str, str] | None = None) -> Config:
     """Load, merge and validate the configuration; raise ConfigError listing every problem."""
     config_path = Path(DEFAULT_PATH if path is None else path)
-    if env is None:
-        env = os.environ
-    if config_path.exists():
-        file_data = _read_toml(config_path)
-    else:
+    if not config_path.exists():
         logger.info("No config file found at %s; using built-in defaults", config_path)
-        file_data = {}
-    return _build(file_data, env)
+    elif not config_path.is_file():
+        raise ConfigError(f"cannot read config file {config_path}: not a regular file")
+    data = _TomlFile(Config, toml_file=config_path)()
+    from_env = _Environment(Config, os.environ if env is None else env)()
+    for section, values in from_env.items():
+        table = data.get(section, {})
+        if isinstance(table, dict):  # else validation reports the section that is not a table
+            data[section] = {**table, **values}
+    try:
+        return Config.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError([_describe(error, from_env) for error in exc.errors()]) from None
 
 
 def default_config() -> Config:
     """The configuration used when there is no file and no environment overrides."""
-    return _build({}, {})
+    return Config()

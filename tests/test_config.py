@@ -1,10 +1,10 @@
-import dataclasses
 import logging
 import re
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from pydantic import ValidationError
 
 from bot.config import (
     Config,
@@ -129,6 +129,8 @@ def test_env_type_conversion(tmp_path):
 
     off = load_config(tmp_path / "missing.toml", env={"REDSHIELD_WECOM_NUMBERED_CHOICES": "0"})
     assert off.wecom.numbered_choices is False
+    on = load_config(tmp_path / "missing.toml", env={"REDSHIELD_WECOM_NUMBERED_CHOICES": "on"})
+    assert on.wecom.numbered_choices is True
 
 
 def test_env_conversion_errors_name_the_variable(tmp_path):
@@ -142,8 +144,56 @@ def test_env_conversion_errors_name_the_variable(tmp_path):
 
 
 def test_unrelated_env_vars_are_ignored(tmp_path):
-    config = load_config(tmp_path / "missing.toml", env={"REDSHIELD_CONFIG": "x", "PATH": "/bin"})
+    env = {"REDSHIELD_CONFIG": "x", "PATH": "/bin", "REDSHIELD_SERVER": "{}", "REDSHIELD_SERVER_PROT": "1"}
+    config = load_config(tmp_path / "missing.toml", env=env)
     assert config == default_config()
+
+
+def test_config_is_immutable_and_copied_with_changes():
+    config = default_config()
+    with pytest.raises(ValidationError):
+        config.server.port = 1  # type: ignore[misc]
+    changed = config.model_copy(update={"server": config.server.model_copy(update={"port": 9000})})
+    assert changed.server.port == 9000 and config.server.port == 8080
+    assert changed.media == config.media
+
+
+def test_secrets_stay_out_of_repr(tmp_path):
+    env = {"REDSHIELD_TELEGRAM_TOKEN": "123:tok-xyz", "REDSHIELD_TELEGRAM_WEBHOOK_SECRET": "hook-xyz",
+           "REDSHIELD_WECOM_CORP_ID": "ww1", "REDSHIELD_WECOM_AGENT_ID": "7", "REDSHIELD_WECOM_SECRET": "sec-xyz",
+           "REDSHIELD_WECOM_TOKEN": "wtok-xyz", "REDSHIELD_WECOM_ENCODING_AES_KEY": "k" * 42 + "z"}
+    text = repr(load_config(tmp_path / "missing.toml", env=env))
+    assert "xyz" not in text and "kz" not in text
+    assert "ww1" in text
+
+
+# --- plugins -------------------------------------------------------------
+
+
+def test_plugins_default_file_and_env(tmp_path):
+    assert default_config().bot.plugins == ("handlers",)
+    path = write(tmp_path, '[bot]\nplugins = ["handlers", "acme.reports"]\n')
+    assert load_config(path, env={}).bot.plugins == ("handlers", "acme.reports")
+    env = {"REDSHIELD_BOT_PLUGINS": " handlers , acme_extra,"}
+    assert load_config(path, env=env).bot.plugins == ("handlers", "acme_extra")
+    assert load_config(path, env={"REDSHIELD_BOT_PLUGINS": ""}).bot.plugins == ()
+
+
+@pytest.mark.parametrize(
+    ("toml", "pattern"),
+    [
+        ('[bot]\nplugins = "handlers"', r"^bot\.plugins must be a list of strings \(got string\)$"),
+        ("[bot]\nplugins = [1]", r"^bot\.plugins must be a list of strings \(item 0 is integer\)$"),
+        ('[bot]\nplugins = ["handlers", "acme-reports"]',
+         r"^bot\.plugins\[1\] must be an importable module name .*'acme-reports'"),
+        ('[bot]\nplugins = ["handlers."]', r"^bot\.plugins\[0\] must be an importable module name"),
+        ('[bot]\nplugin = ["handlers"]', r"^unknown key bot\.plugin$"),
+    ],
+)
+def test_bad_plugins(tmp_path, toml, pattern):
+    errors = errors_of(tmp_path, toml)
+    assert_error(errors, pattern)
+    assert len(errors) == 1
 
 
 # --- example file --------------------------------------------------------
@@ -155,10 +205,10 @@ def test_example_file_equals_defaults():
 
 def test_example_file_mentions_every_field():
     text = EXAMPLE.read_text(encoding="utf-8")
-    for section in dataclasses.fields(Config):
-        assert re.search(rf"^\[{section.name}\]$", text, re.M), section.name
-        for key in dataclasses.fields(section.default_factory):
-            assert re.search(rf"^{key.name} = ", text, re.M), f"{section.name}.{key.name}"
+    for section, field in Config.model_fields.items():
+        assert re.search(rf"^\[{section}\]$", text, re.M), section
+        for key in field.annotation.model_fields:
+            assert re.search(rf"^{key} = ", text, re.M), f"{section}.{key}"
 
 
 def test_example_file_names_secret_env_vars():
@@ -192,6 +242,12 @@ def test_non_utf8_file(tmp_path):
         load_config(path, env={})
     assert str(path) in str(info.value)
     assert "UTF-8" in str(info.value)
+
+
+def test_path_that_is_not_a_file(tmp_path):
+    with pytest.raises(ConfigError) as info:
+        load_config(tmp_path, env={})
+    assert str(info.value) == f"cannot read config file {tmp_path}: not a regular file"
 
 
 def test_utf8_bom_is_accepted(tmp_path):
