@@ -29,9 +29,8 @@ import sqlalchemy as sa
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bot.bootstrap import bootstrap  # noqa: E402
 from bot.config import default_config  # noqa: E402
-from bot.app import build_engine  # noqa: E402
-from bot.scheduler import Scheduler, jobs  # noqa: E402
 from handlers import reminders  # noqa: E402
 from storage.db import create_engine, session_factory, upgrade_sync  # noqa: E402
 from storage.models import Identity, Member, MemberRole, OutboxMessage, Project  # noqa: E402
@@ -95,7 +94,7 @@ async def scheduler_killed(url: str, members: int) -> None:
     await fresh_schema(url)
     db = create_engine(url, schema=SCHEMA)
     sessions = session_factory(db)
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     async with sessions() as s, s.begin():
         project = Project(code="F1", name="演练项目", branch="演练支部")
         s.add(project)
@@ -107,9 +106,8 @@ async def scheduler_killed(url: str, members: int) -> None:
             await s.flush()
             s.add(Identity(platform="telegram", external_id=str(100000 + i), member_id=m.id, bound_at=now))
     config = default_config()
-    engine = build_engine(config, sessions)
-    sched = Scheduler(config, db, sessions, engine, jobs(config))
-    queued = await sched.run("drill", lambda s, at: reminders.personal_reminders(s, at, config, "drill"))
+    sched = bootstrap(config, db=db, delivery="none").scheduler
+    queued = await sched.run("drill", lambda s, at, config: reminders.personal_reminders(s, at, config, "drill"))
     await sched.release()
     print(f"queued {queued} reminders for {members} members")
 

@@ -62,9 +62,9 @@ import sys
 import tempfile
 import time
 from collections import Counter, defaultdict, deque
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Awaitable, Callable
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # `python bench/load.py` as well as `python -m bench.load`
@@ -756,7 +756,7 @@ class Proc:
                 self.proc.send_signal(signal.SIGTERM)
             try:
                 await asyncio.wait_for(self.proc.wait(), grace)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 self.killed = True
                 with contextlib.suppress(ProcessLookupError):
                     self.proc.kill()
@@ -1221,8 +1221,9 @@ class EchoSim(TelegramSim):
             if think:
                 await asyncio.sleep(think * random.uniform(0.5, 1.5))
             text = f"回声 {self.index} {n}"
-            if not await self.act("echo", lambda: self.text(text), lambda s, t=text: s.text == t,
-                                  stats):
+            # The lambdas run before the loop moves on.
+            if not await self.act("echo", lambda: self.text(text),  # noqa: B023
+                                  lambda s, t=text: s.text == t, stats):
                 stats.rounds_aborted += 1
 
 
@@ -1397,7 +1398,7 @@ async def main_async(args) -> int:
 
         try:
             await asyncio.wait_for(everything(), max(deadline - now(), 1))
-        except asyncio.TimeoutError:
+        except TimeoutError:
             print(f"global timeout of {args.timeout:.0f} s reached; stopping", file=sys.stderr)
     finally:
         for proc in procs:

@@ -28,7 +28,6 @@ import random
 import shutil
 import sys
 import tempfile
-
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import dataclasses
 import datetime as dt
 import logging
 import os
@@ -53,7 +52,7 @@ import sqlalchemy as sa
 from starlette.responses import JSONResponse
 
 from bot.adapters.telegram import TelegramAdapter
-from bot.app import build_engine
+from bot.bootstrap import bootstrap
 from bot.config import TelegramConfig, default_config
 from bot.core.engine import utcnow
 from bot.delivery import Deliverer
@@ -69,7 +68,7 @@ JOB = "remind_personal_0"
 SLOT = "thu1800"
 CHUNK = 10_000  # rows per INSERT ... executemany while building
 FIRST_CHAT = 500_000_001  # Telegram chat id of member 1; member m has FIRST_CHAT + m - 1
-PARK = dt.datetime(2100, 1, 1, tzinfo=dt.timezone.utc)  # next_attempt_at of undelivered rows
+PARK = dt.datetime(2100, 1, 1, tzinfo=dt.UTC)  # next_attempt_at of undelivered rows
 LIMIT, WINDOW, RETRY_AFTER = 30, 1.0, 1  # the fake's flood limit: 30 per sliding second
 TELEGRAM_RATE = 30.0  # messages per second Telegram takes from one bot (the 1.0 mark)
 LOGGERS = ("telegram.ext.AIORateLimiter",)  # its give-ups are counted
@@ -304,7 +303,7 @@ async def enqueue_phase(config, sessions, db, engine, now, fallback: int, figure
 
 async def twice(sched, config, sessions, short: int, label: str, figures: Figures) -> int:
     """Runs the job twice, timed; returns the outbox rows after the first run."""
-    def work(session, at):
+    def work(session, at, config):
         return reminders.personal_reminders(session, at, config, SLOT)
 
     t = time.perf_counter()
@@ -357,7 +356,7 @@ async def still_due(sessions) -> tuple[int, dt.datetime | None]:
         count, first = (await s.execute(sa.select(sa.func.count(), sa.func.min(o.next_attempt_at)).where(
             o.sent_at.is_(None), o.failed_at.is_(None), o.next_attempt_at < PARK))).one()
     if isinstance(first, dt.datetime) and first.tzinfo is None:
-        first = first.replace(tzinfo=dt.timezone.utc)  # an aggregate skips the column type
+        first = first.replace(tzinfo=dt.UTC)  # an aggregate skips the column type
     return count, first
 
 
@@ -385,7 +384,7 @@ async def delivery_phase(config, sessions, engine, n: int, window: str, figures:
     for name in LOGGERS:
         logging.getLogger(name).addHandler(counter)
     tg = TelegramConfig(token=api.token, base_url=api.base_url, base_file_url=api.base_file_url)
-    adapter = TelegramAdapter(dataclasses.replace(config, telegram=tg), engine)
+    adapter = TelegramAdapter(config.model_copy(update={"telegram": tg}), engine)
     await adapter.app.initialize()
     worker = Deliverer(sessions, [adapter], engine.media)
     rounds, round_errors, waits = 0, 0, 0.0
@@ -521,13 +520,13 @@ async def run(args) -> None:
         print(f"built in {build_s:.1f} s", flush=True)
 
         base = default_config()
-        config = dataclasses.replace(base, database=dataclasses.replace(base.database, url=url),
-                                     media=dataclasses.replace(base.media, dir=str(tmp / "media")))
+        config = base.model_copy(update={"database": base.database.model_copy(update={"url": url}),
+                                         "media": base.media.model_copy(update={"dir": str(tmp / "media")})})
         db = create_engine(url, schema=schema)
         sessions = session_factory(db)
         now = utcnow()
-        engine = build_engine(config, sessions, lambda: now)
-        engine.on_outbox = None  # nothing is sent as the job runs: delivery is measured apart
+        # Nothing is sent as the job runs: delivery is measured apart.
+        engine = bootstrap(config, lambda: now, db=db, targets=[], delivery="none").engine
 
         rows = await enqueue_phase(config, sessions, db, engine, now, args.fallback, figures)
         n = min(args.deliver, rows)

@@ -38,8 +38,7 @@ import sqlalchemy as sa
 
 from handlers.weeks import parse_week, project_weeks
 from storage.db import create_engine, session_factory, upgrade_sync
-from storage.models import (Member, MemberRole, Patrol, Project, TeamPatrol, UTCDateTime, Zone,
-                            ZoneKind)
+from storage.models import Member, MemberRole, Patrol, Project, TeamPatrol, UTCDateTime, Zone, ZoneKind
 
 TZ = ZoneInfo("Asia/Shanghai")
 YEAR = 2025  # the data covers ISO weeks 1..52 of this year
@@ -61,7 +60,7 @@ TABLES = [Project.__table__, Zone.__table__, Member.__table__, MemberRole.__tabl
 
 
 def _utc(local: dt.datetime) -> dt.datetime:
-    return local.replace(tzinfo=TZ).astimezone(dt.timezone.utc).replace(tzinfo=None)
+    return local.replace(tzinfo=TZ).astimezone(dt.UTC).replace(tzinfo=None)
 
 
 class DataSet:

@@ -13,7 +13,7 @@ import asyncio
 import datetime as dt
 import logging
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import async_sessionmaker
@@ -117,7 +117,7 @@ class Deliverer:
             self.wake.clear()
             try:
                 await asyncio.wait_for(self.wake.wait(), idle)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
 
     async def _send(self, row: OutboxMessage, targets: list[tuple[str, str]]) -> None:

@@ -15,11 +15,9 @@ import signal
 import uvicorn
 
 from bot.adapters.base import Adapter
-from bot.app import build_engine
+from bot.bootstrap import App, bootstrap
 from bot.config import Config
-from bot.core.engine import Engine
-from bot.delivery import Deliverer
-from bot.scheduler import Scheduler, jobs, weekly_report_job
+from bot.core.registry import Registry
 from bot.web import build_web_app
 
 log = logging.getLogger("redshield.run")
@@ -44,54 +42,42 @@ class _Server(uvicorn.Server):
                 loop.remove_signal_handler(sig)
 
 
-def build_adapters(config: Config, engine: Engine) -> list[Adapter]:
-    adapters: list[Adapter] = []
-    if config.telegram_enabled:
-        from bot.adapters.telegram import TelegramAdapter
-
-        adapters.append(TelegramAdapter(config, engine))
-    if config.wecom_enabled:
-        from bot.adapters.wecom import WecomAdapter
-
-        adapters.append(WecomAdapter(config, engine))
-    return adapters
-
-
-async def serve(config: Config, db_engine, sessions, *, role: str = "all", port: int | None = None,
+async def serve(config: Config, registry: Registry, *, role: str = "all", port: int | None = None,
                 ready: asyncio.Event | None = None) -> None:
     """Run until SIGINT / SIGTERM; then finish what is in flight, give up the scheduler
     lock and stop every adapter."""
     web, scheduling = role in ("all", "web"), role in ("all", "scheduler")
-    engine = build_engine(config, sessions)
-    adapters = build_adapters(config, engine)
-    deliverer = Deliverer(sessions, adapters, engine.media) if scheduling else None
-    if deliverer is not None:
-        async def wake() -> None:
-            deliverer.wake.set()
-
-        engine.on_outbox = wake
     # A web-only worker leaves what it queues to the scheduler's delivery worker.
+    app = bootstrap(config, registry=registry, delivery="background" if scheduling else "none")
+    await app.open()
+    try:
+        await _serve(app, web, scheduling, port, ready)
+    finally:
+        await app.close()
+
+
+async def _serve(app: App, web: bool, scheduling: bool, port: int | None,
+                 ready: asyncio.Event | None) -> None:
+    config, adapters = app.config, app.adapters
     routes = [r for a in adapters for r in a.routes()] if web else []
-    server = _Server(uvicorn.Config(build_web_app(db_engine, routes), host=config.server.host,
-                                           port=port or config.server.port, log_level="warning",
-                                           lifespan="off", timeout_graceful_shutdown=10))
+    server = _Server(uvicorn.Config(build_web_app(app.db, routes), host=config.server.host,
+                                    port=port or config.server.port, log_level="warning",
+                                    lifespan="off", timeout_graceful_shutdown=10))
     started: list[Adapter] = []
     stop = asyncio.Event()
-    scheduler, delivering = None, None
+    scheduler, delivering = app.scheduler if scheduling else None, None
     try:
         for adapter in adapters:
             await adapter.start(receive=web)
             started.append(adapter)
             log.info("%s adapter started (%s)", adapter.platform, "receiving" if web else "sending only")
-        if scheduling:
-            scheduler = Scheduler(config, db_engine, sessions, engine,
-                                  jobs(config, weekly_report_job(config)))
+        if scheduler is not None:
             await scheduler.start()
             # One deliverer at a time (the leader): pacing holds, and leftover claims are its own.
             delivering = asyncio.create_task(
-                deliverer.run_forever(stop, idle=2.0, allowed=lambda: scheduler.leader))
-        log.info("role %s; web server on http://%s:%s", role, config.server.host,
-                 port or config.server.port)
+                app.deliverer.run_forever(stop, idle=2.0, allowed=lambda: scheduler.leader))
+        log.info("role %s; web server on http://%s:%s", "all" if web and scheduling else
+                 "web" if web else "scheduler", config.server.host, port or config.server.port)
         if ready is not None:
             ready.set()
         await server.serve()
@@ -100,7 +86,7 @@ async def serve(config: Config, db_engine, sessions, *, role: str = "all", port:
             await scheduler.stop()
         stop.set()
         if delivering is not None:
-            deliverer.wake.set()
+            app.deliverer.wake.set()
             await delivering
         for adapter in reversed(started):
             try:

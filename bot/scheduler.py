@@ -11,22 +11,19 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import zlib
-from dataclasses import dataclass
-from typing import Awaitable, Callable
+from collections.abc import Callable
 
 import sqlalchemy as sa
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from bot.config import Config, DailyTime, WeeklyTime
 from bot.core.engine import Engine, utcnow
-from handlers import reminders, violation
-from handlers.patrol import close_forgotten
-from handlers.team import close_forgotten_team
-from storage import dedup, outbox
+from bot.core.registry import Job, Work
+from storage import dedup, dialogs, outbox
 from storage.models import JobRun
 from storage.upsert import insert_for
 
@@ -38,18 +35,13 @@ LOCK_KEY = 0x52534844  # "RSHD": the advisory lock the scheduling process holds
 def lock_key(schema: str | None) -> int:
     """One lock per deployment: deployments in other schemas of the database do not wait."""
     return (LOCK_KEY << 32) | zlib.crc32((schema or "public").encode())
+
+
 GRACE = dt.timedelta(hours=6)
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
-Work = Callable[[AsyncSession, dt.datetime], Awaitable[list]]
 
-
-@dataclass(frozen=True)
-class Job:
-    name: str
-    trigger: BaseTrigger
-    work: Work
-    catch_up: bool = True  # run once at start-up if its last time was missed
+# ---- triggers, for capabilities registering jobs (registry.job)
 
 
 def weekly(t: WeeklyTime, tz) -> CronTrigger:
@@ -60,49 +52,25 @@ def daily(t: DailyTime, tz) -> CronTrigger:
     return CronTrigger(hour=t.hour, minute=t.minute, timezone=tz)
 
 
-def jobs(config: Config, weekly_reports: Work | None = None) -> list[Job]:
-    tz, sched = config.tz, config.schedule
-    out = []
-    for i, at in enumerate(sched.personal_reminders):
-        slot = f"{DAYS[at.weekday]}{at.hour:02d}{at.minute:02d}"
-        out.append(Job(f"remind_personal_{i}", weekly(at, tz),
-                       lambda s, now, slot=slot: reminders.personal_reminders(s, now, config, slot)))
-    out += [
-        Job("remind_team", weekly(sched.team_reminder, tz),
-            lambda s, now: reminders.team_reminders(s, now, config)),
-        Job("overdue_hazards", daily(sched.overdue_check, tz),
-            lambda s, now: reminders.overdue_notices(s, now, config)),
-        Job("close_forgotten", IntervalTrigger(minutes=sched.close_forgotten_every_minutes),
-            lambda s, now: _close_forgotten(s, now, config), catch_up=False),
-        Job("violation_notices", IntervalTrigger(minutes=1),
-            lambda s, now: violation.due_officer_notices(s, now, config), catch_up=False),
-        Job("retention", daily(sched.retention_cleanup, tz),
-            lambda s, now: _retention(s, now, config)),
-    ]
-    if weekly_reports is not None:
-        out.append(Job("weekly_report", weekly(sched.weekly_report, tz), weekly_reports))
-    return out
+def every(minutes: int) -> IntervalTrigger:
+    return IntervalTrigger(minutes=minutes)
 
 
-def weekly_report_job(config: Config) -> Work:
-    """Monday's report of the week before, to secretaries, safety officers and the committee."""
-    async def work(session, now):
-        from handlers.weekly_report import weekly_report_notices
-
-        return await weekly_report_notices(session, now, config)
-
-    return work
-
-
-async def _close_forgotten(session, now, config) -> list:
-    await close_forgotten_team(session, now, config)
-    return await close_forgotten(session, now, config)
-
-
-async def _retention(session, now, config) -> list:
-    await violation.purge(session, now, config)
-    await dedup.forget_before(session, now - dt.timedelta(days=7))  # redeliveries come in minutes
+async def housekeeping(session, now: dt.datetime, config: Config) -> list:
+    """The runtime's own tables: de-duplication marks (redeliveries come within minutes)
+    and dialogs left to expire (an open question may hold what a member typed)."""
+    await dedup.forget_before(session, now - dt.timedelta(days=7))
+    await dialogs.purge_expired(session, now)
     return []
+
+
+def runtime_jobs(config: Config) -> list[Job]:
+    return [Job("housekeeping", daily(config.schedule.retention_cleanup, config.tz), housekeeping)]
+
+
+def slot_name(t: WeeklyTime) -> str:
+    """A weekly time as a short stable name, e.g. thu1800 (for job names and outbox keys)."""
+    return f"{DAYS[t.weekday]}{t.hour:02d}{t.minute:02d}"
 
 
 class Scheduler:
@@ -164,7 +132,7 @@ class Scheduler:
         now = self.clock()
         try:
             async with self.sessions() as session, session.begin():
-                notices = await work(session, now)
+                notices = await work(session, now, self.config)
                 new = await self.engine.enqueue(session, notices, now) if notices else 0
                 await self._mark_run(session, name, now)
         except Exception:

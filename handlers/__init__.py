@@ -1,21 +1,29 @@
-"""The product: one module per capability, each speaking only the neutral contract."""
+"""The product: one module or package per capability, each speaking only the
+neutral contract of bot.core. The runtime loads this package by name (config
+`[bot] plugins`) and calls `register`; each capability registers everything it
+owns: chat commands and flows, scheduled jobs, operator commands, demo data."""
 from __future__ import annotations
 
 from bot.core.registry import Registry
 
 
-def build_registry() -> Registry:
-    from handlers import help as help_
-    from handlers import hazard, leave, me, onboarding, patrol, team, violation, week_view
+def register(registry: Registry) -> None:
+    from handlers import (
+        directory,
+        hazard,
+        help,
+        leave,
+        me,
+        onboarding,
+        patrol,
+        reminders,
+        team,
+        violation,
+        week_view,
+        weekly_report,
+    )
 
-    registry = Registry()
-    onboarding.build(registry)
-    patrol.build(registry)
-    team.build(registry)
-    hazard_flow = hazard.build(registry)
-    violation.build(registry, hazard_flow)
-    me.build(registry)
-    leave.build(registry)
-    week_view.build(registry)
-    help_.build(registry)  # last: help and cancel close the list /help shows
-    return registry
+    # The order is the order of /help, and of the demo data (the directory first).
+    for capability in (directory, onboarding, patrol, team, hazard, violation, me, leave,
+                       week_view, reminders, weekly_report, help):
+        capability.register(registry)

@@ -1,13 +1,14 @@
 """/me (我的): who I am here; and /lang (语言): the language I am answered in."""
 from __future__ import annotations
 
-from bot.core.contract import Choices, Incoming, Kind, Option
+from bot.core.contract import Choices, Incoming, Option
 from bot.core.flow import Command, Ctx, Flow
 from bot.core.i18n import N_, SUPPORTED
 from bot.core.registry import Registry
-from handlers.hazard import my_hazards
+from bot.core.steps import pick_one
+from handlers.hazard.views import my_hazards
 from handlers.labels import LANGUAGE_NAMES, ZONE_KIND_LABELS, duration_text, roles_text
-from handlers.patrol import progress_text, week_standing
+from handlers.patrol.progress import progress_text, week_standing
 from handlers.weeks import member_weeks, required_minutes, week_of
 from storage import patrols as patrol_store
 
@@ -54,30 +55,32 @@ async def patrol_summary(ctx: Ctx) -> str:
     return "\n".join(lines)
 
 
-async def ask_language(ctx: Ctx):
+lang_flow = Flow("lang")
+
+
+def register(registry: Registry) -> None:
+    registry.flow(lang_flow)
+    registry.command(Command("me", me, N_("我的信息"), words=("我的",)))
+    registry.command(Command("lang", language, N_("切换语言"), words=("语言", "language")))
+
+
+async def ask_language(ctx: Ctx) -> Choices:
     options = tuple(Option(LANGUAGE_NAMES[code], code) for code in SUPPORTED)
     return Choices(ctx.t("请选择语言："), options)
 
 
-def build(registry: Registry) -> None:
-    lang = registry.flow(Flow("lang"))
+@pick_one(lang_flow, ask_language)
+async def pick(ctx: Ctx, code: str) -> None:
+    ctx.member.locale = code
+    ctx.set_locale(code)
+    ctx.finish()
+    ctx.say(ctx.t("好的，以后用中文和您交流。"))
 
-    @lang.step("pick", accepts={Kind.choice}, ask=ask_language)
-    async def picked(ctx: Ctx, msg: Incoming) -> None:
-        if msg.choice not in SUPPORTED:
-            await ctx.ask_again()
-            return
-        ctx.member.locale = msg.choice
-        ctx.set_locale(msg.choice)
-        ctx.finish()
-        ctx.say(ctx.t("好的，以后用中文和您交流。"))
 
-    async def me(ctx: Ctx, msg: Incoming) -> None:
-        parts = [profile_text(ctx), await patrol_summary(ctx), await my_hazards(ctx)]
-        ctx.say("\n\n".join(p for p in parts if p))
+async def me(ctx: Ctx, msg: Incoming) -> None:
+    parts = [profile_text(ctx), await patrol_summary(ctx), await my_hazards(ctx)]
+    ctx.say("\n\n".join(p for p in parts if p))
 
-    async def language(ctx: Ctx, msg: Incoming) -> None:
-        await ctx.start(lang)
 
-    registry.command(Command("me", me, N_("我的信息"), words=("我的",)))
-    registry.command(Command("lang", language, N_("切换语言"), words=("语言", "language")))
+async def language(ctx: Ctx, msg: Incoming) -> None:
+    await ctx.start(lang_flow)

@@ -13,65 +13,73 @@ from handlers import invites
 from handlers.invites import Outcome
 from storage.directory import get_member
 
-async def ask_code(ctx: Ctx):
+JOIN = N_("我是红盾安全巡查助手。加入请向党支部书记索取邀请码，然后发送 /start 邀请码。")
+
+bind = Flow("bind")
+
+
+def register(registry: Registry) -> None:
+    registry.join_text = JOIN
+    registry.flow(bind)
+    registry.command(Command("start", start, N_("绑定账号 / 开始"), public=True,
+                             private_only=True, takes_args=True, listed=False))
+
+
+async def start(ctx: Ctx, msg: Incoming) -> None:
+    typed = msg.text.strip()
+    if typed:
+        await redeem(ctx, typed)
+    elif ctx.member is not None:
+        ctx.say(ctx.t("您好，{name}！").format(name=ctx.member.name))
+        ctx.send(help_.help_reply(ctx))
+    else:
+        ctx.say(ctx.registry.join_line(ctx.t))
+        await ctx.start(bind)
+
+
+async def ask_code(ctx: Ctx) -> Text:
     return Text(ctx.t("请输入党支部书记给您的邀请码（8位，例如 K7MQ-X4PD）。"))
 
 
-def build(registry: Registry) -> None:
-    bind = registry.flow(Flow("bind"))
+@bind.step(accepts={Kind.text}, ask=ask_code)
+async def code(ctx: Ctx, msg: Incoming) -> None:
+    if await redeem(ctx, msg.text):
+        ctx.finish()
+    elif ctx.dialog is not None:
+        await ctx.ask_again()
 
-    @bind.step("code", accepts={Kind.text}, ask=ask_code)
-    async def got_code(ctx: Ctx, msg: Incoming) -> None:
-        if await redeem(ctx, msg.text):
-            ctx.finish()
-        elif ctx.dialog is not None:
-            await ctx.ask_again()
 
-    async def redeem(ctx: Ctx, text: str) -> bool:
-        """Try the code; True when the conversation is over (bound, or must wait)."""
-        t, cfg = ctx.t, ctx.config.invites
-        result = await invites.redeem(
-            ctx.session, text, platform=ctx.msg.platform, external_id=ctx.msg.user_id,
-            now=ctx.now, max_failures=cfg.max_failed_attempts,
-            window=dt.timedelta(minutes=cfg.attempt_window_minutes),
-        )
-        if result.outcome is Outcome.bound:
-            ctx.member = await get_member(ctx.session, result.member_id)
-            ctx.set_locale(ctx.member.locale or ctx.locale)
-            ctx.say(t("绑定成功！欢迎您，{name}（{project}）。").format(
-                name=ctx.member.name, project=ctx.member.project.name))
-            ctx.send(help_.help_reply(registry, ctx))
-            return True
-        if result.outcome is Outcome.already_bound:
-            ctx.say(t("这个账号已经绑定过了，无需再次绑定。发送“我的”查看信息。"))
-            return True
-        if result.outcome is Outcome.bound_to_other:
-            ctx.say(t("这个账号已绑定其他成员。如需更换，请联系党支部书记。"))
-            return True
-        if result.outcome is Outcome.locked:
-            ctx.say(t("错误次数太多，请 {minutes} 分钟后再试。").format(
-                minutes=_minutes_until(ctx.now, result.retry_at)))
-            return True
-        ctx.say(t(FAILURES[result.outcome]))
-        if result.retry_at is not None:  # that was the last try in this window
-            ctx.say(t("错误次数太多，请 {minutes} 分钟后再试。").format(
-                minutes=_minutes_until(ctx.now, result.retry_at)))
-            return True
-        return False
-
-    async def start(ctx: Ctx, msg: Incoming) -> None:
-        code = msg.text.strip()
-        if code:
-            await redeem(ctx, code)
-        elif ctx.member is not None:
-            ctx.say(ctx.t("您好，{name}！").format(name=ctx.member.name))
-            ctx.send(help_.help_reply(registry, ctx))
-        else:
-            ctx.say(registry.join_line(ctx.t))
-            await ctx.start(bind)
-
-    registry.command(Command("start", start, N_("绑定账号 / 开始"), public=True,
-                             private_only=True, takes_args=True, listed=False))
+async def redeem(ctx: Ctx, text: str) -> bool:
+    """Try the code; True when the conversation is over (bound, or must wait)."""
+    t, cfg = ctx.t, ctx.config.invites
+    result = await invites.redeem(
+        ctx.session, text, platform=ctx.msg.platform, external_id=ctx.msg.user_id,
+        now=ctx.now, max_failures=cfg.max_failed_attempts,
+        window=dt.timedelta(minutes=cfg.attempt_window_minutes),
+    )
+    if result.outcome is Outcome.bound:
+        ctx.member = await get_member(ctx.session, result.member_id)
+        ctx.set_locale(ctx.member.locale or ctx.locale)
+        ctx.say(t("绑定成功！欢迎您，{name}（{project}）。").format(
+            name=ctx.member.name, project=ctx.member.project.name))
+        ctx.send(help_.help_reply(ctx))
+        return True
+    if result.outcome is Outcome.already_bound:
+        ctx.say(t("这个账号已经绑定过了，无需再次绑定。发送“我的”查看信息。"))
+        return True
+    if result.outcome is Outcome.bound_to_other:
+        ctx.say(t("这个账号已绑定其他成员。如需更换，请联系党支部书记。"))
+        return True
+    if result.outcome is Outcome.locked:
+        ctx.say(t("错误次数太多，请 {minutes} 分钟后再试。").format(
+            minutes=_minutes_until(ctx.now, result.retry_at)))
+        return True
+    ctx.say(t(FAILURES[result.outcome]))
+    if result.retry_at is not None:  # that was the last try in this window
+        ctx.say(t("错误次数太多，请 {minutes} 分钟后再试。").format(
+            minutes=_minutes_until(ctx.now, result.retry_at)))
+        return True
+    return False
 
 
 FAILURES = {

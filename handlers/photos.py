@@ -5,9 +5,15 @@ from __future__ import annotations
 import hashlib
 import io
 import warnings
-from typing import Callable, TypeVar
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
+
+from bot.core.contract import DONE, SKIP, AskPhoto, Incoming, Kind
+from bot.core.flow import Ctx, Flow, Step
+from bot.core.i18n import N_
+from storage.media import MediaStore
 
 T = TypeVar("T")
 
@@ -94,3 +100,59 @@ async def accept(ctx, msg, already: int, prepare: Callable[[bytes], T]) -> T | N
     except NotAPhoto:
         ctx.say(t("这个文件不是照片，请发送照片。"))
         return None
+
+
+# ---- keeping photos a member sends, and the step that collects them
+
+
+async def keep_evidence(ctx: Ctx, msg: Incoming, already: int) -> dict | None:
+    """Stored upright under its own name, with what the camera recorded beside it."""
+    prepared = await accept(ctx, msg, already, prepare_evidence)
+    if prepared is None:
+        return None
+    upright, evidence = prepared
+    return {"name": await MediaStore(ctx.config.media.dir).save(upright, ".jpg"),
+            "evidence": evidence}
+
+
+async def keep_anonymous(ctx: Ctx, msg: Incoming, already: int) -> str | None:
+    """Stored stripped of everything but its pixels (violation reports)."""
+    clean = await accept(ctx, msg, already, prepare_anonymous)
+    if clean is None:
+        return None
+    return await MediaStore(ctx.config.media.dir).save(clean, ".jpg")
+
+
+Keeper = Callable[[Ctx, Incoming, int], "Awaitable[object | None]"]
+
+
+def collect_photos(flow: Flow, first: str, *, keep: Keeper, required: str | None,
+                   key: str = "photos", name: str | None = None):
+    """Photos 1..MAX_PHOTOS, then 完成. `first` is the first prompt (msgid); `required`
+    is said when 完成 comes with no photo, or None when photos are optional (跳过).
+    The handler gets the list kept in ctx.data[key]."""
+
+    async def ask(ctx: Ctx) -> AskPhoto:
+        n = len(ctx.data.get(key, []))
+        prompt = ctx.t(first) if n == 0 else ctx.t("已收到 {n} 张照片。继续发送，或点“完成”。").format(n=n)
+        return AskPhoto(prompt, many=True, skippable=required is None and n == 0)
+
+    def make(then) -> Step:
+        async def handle(ctx: Ctx, msg: Incoming) -> None:
+            photos = ctx.data.setdefault(key, [])
+            if msg.kind is Kind.photo:
+                kept = await keep(ctx, msg, len(photos))
+                if kept is not None:
+                    photos.append(kept)
+                return await ctx.ask_again()
+            if msg.choice in (DONE, SKIP) and (photos or required is None):
+                return await then(ctx, photos)
+            await ctx.reject(ctx.t(required) if required else None)
+
+        return flow.add(name or then.__name__, accepts={Kind.photo, Kind.choice}, ask=ask,
+                        handle=handle)
+
+    return make
+
+
+NEED_ONE = N_("请至少发送一张照片。")

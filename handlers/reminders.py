@@ -1,21 +1,42 @@
-"""What the scheduler sends: reminders to members short of their 2 hours, to team
-leaders when the team patrol is short, overdue hazards up the chain. Each is a
-Notice with a key unique per recipient and period, so a job run twice (or by
-two processes) sends once."""
+"""The personal 2+2 reminders: members short of their 2 hours are nagged at the
+configured times (not while on leave). Each is a Notice with a key unique per
+recipient and period, so a job run twice (or by two processes) sends once.
+`redshield remind --dry-run` shows who would be reminded now, and why."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 from dataclasses import dataclass
 
 import sqlalchemy as sa
 
 from bot.core.contract import Choices, Notice, Option
-from handlers.hazard.common import assignee_text
+from bot.core.registry import Job, Registry
+from bot.scheduler import slot_name, weekly
 from handlers.labels import duration_text
 from handlers.notices import translator_for
-from handlers.weeks import Week, progress_bar, project_weeks, week_of
-from storage import hazards as hazard_store
-from storage.models import LeaveRequest, Member, MemberRole
+from handlers.weeks import progress_bar, project_weeks, week_of
+from storage.models import LeaveRequest, LeaveStatus, Member
+
+
+def register(registry: Registry) -> None:
+    registry.job_source(reminder_jobs)
+    registry.cli("remind", "personal 2+2 reminders: who would get one, or send them now",
+                 cli_remind, cli_arguments)
+
+
+def reminder_jobs(config) -> list[Job]:
+    """One job per configured reminder time (default Thursday 18:00 and Sunday 10:00)."""
+    return [Job(f"remind_personal_{i}", weekly(at, config.tz), reminders_at(slot_name(at)))
+            for i, at in enumerate(config.schedule.personal_reminders)]
+
+
+def reminders_at(slot: str):
+    """The job's work for one reminder time; the slot keeps its notices apart from other times'."""
+    async def work(session, now, config):
+        return await personal_reminders(session, now, config, slot)
+
+    return work
 
 
 @dataclass(frozen=True)
@@ -39,7 +60,7 @@ async def on_leave(session, today: dt.date) -> dict[int, dt.date]:
     for member_id, until in rows:
         away[member_id] = until
     rows = await session.execute(sa.select(LeaveRequest.member_id, LeaveRequest.until).where(
-        LeaveRequest.status == "approved", LeaveRequest.start <= today, LeaveRequest.until >= today))
+        LeaveRequest.status == LeaveStatus.approved, LeaveRequest.start <= today, LeaveRequest.until >= today))
     for member_id, until in rows:
         away[member_id] = max(until, away.get(member_id, until))
     return away
@@ -82,62 +103,6 @@ async def personal_reminders(session, now: dt.datetime, config, slot: str) -> li
     return notices
 
 
-async def team_reminders(session, now: dt.datetime, config) -> list[Notice]:
-    """Leaders and the secretary of projects whose team patrol is short this week."""
-    week = week_of(now, config.tz)
-    practice = config.practice
-    weeks = await project_weeks(session, week, practice.personal_minutes, practice.team_minutes)
-    short = {pid: pw for pid, pw in weeks.items() if not pw.team_met}
-    if not short:
-        return []
-    organisers = (await session.execute(
-        sa.select(Member).where(Member.project_id.in_(short), Member.active.is_(True),
-                                Member.roles.any(MemberRole.role.in_(["leader", "secretary"])))
-    )).scalars()
-    notices = []
-    for m in organisers:
-        pw = short[m.project_id]
-        t = translator_for(m, config.locale.default)
-        text = t("🚩 本周团队巡查 {done} / {required}，还差 {left}。请组织先锋队巡查。").format(
-            done=duration_text(t, pw.team_minutes), required=duration_text(t, pw.team_required),
-            left=duration_text(t, pw.team_required - pw.team_minutes))
-        notices.append(Notice(m.id, (Choices(text, (Option(t("发起团队巡查"), "/team"),)),),
-                              kind="remind_team", key=f"remind_team:{m.id}:{week}"))
-    return notices
-
-
-async def overdue_notices(session, now: dt.datetime, config) -> list[Notice]:
-    """Each day an open hazard is overdue: its assignee; after escalate_after_days also
-    the safety officers; after twice that also the secretary."""
-    today = now.astimezone(config.tz).date()
-    late = await hazard_store.overdue(session, today)
-    escalate = config.practice.escalate_after_days
-    notices = []
-    officers_by_project: dict[int, list[Member]] = {}
-    for h in late:
-        days = (today - h.deadline).days
-        recipients: list[Member] = [h.assignee] if h.assignee else [h.reporter]
-        if days >= escalate:
-            if h.project_id not in officers_by_project:
-                officers_by_project[h.project_id] = await hazard_store.members_with_roles(
-                    session, h.project_id, {"safety_officer", "secretary"})
-            officers = officers_by_project[h.project_id]
-            recipients += [o for o in officers if "safety_officer" in o.role_names]
-            if days >= 2 * escalate:
-                recipients += [o for o in officers if "secretary" in o.role_names]
-        for person in {p.id: p for p in recipients}.values():
-            t = translator_for(person, config.locale.default)
-            text = t("⏰ {number} 已超期 {days} 天（期限 {deadline}，责任人 {who}）。").format(
-                number=h.notice_number, days=days, deadline=h.deadline.isoformat(),
-                who=assignee_text(t, h))
-            ref = f"{h.year}-{h.number}"
-            options = (Option(t("提交整改"), f"/rectify {ref}"),) if person.id == h.assignee_id \
-                else (Option(t("查看"), f"/hazard {ref}"),)
-            notices.append(Notice(person.id, (Choices(text, options),), kind="hazard_overdue",
-                                  key=f"overdue:{h.id}:{person.id}:{today.isoformat()}"))
-    return notices
-
-
 async def _members(session, ids: set[int]) -> dict[int, Member]:
     """Members by id, in chunks: PostgreSQL's driver takes at most 32,767 parameters."""
     ordered, found = sorted(ids), {}
@@ -147,6 +112,40 @@ async def _members(session, ids: set[int]) -> dict[int, Member]:
     return found
 
 
-def previous_week(now: dt.datetime, tz) -> Week:
-    return week_of(now, tz).previous()
+# ---- redshield remind
 
+
+def cli_arguments(p) -> None:
+    mode = p.add_mutually_exclusive_group(required=True)
+    mode.add_argument("--now", action="store_true", help="queue and send the reminders now")
+    mode.add_argument("--dry-run", action="store_true", help="list who would be reminded, and why")
+    p.add_argument("--json", action="store_true", help="machine-readable output (with --dry-run)")
+
+
+async def cli_remind(app, args) -> int:
+    config, now = app.config, app.clock()
+    sessions = await app.open()
+    if not args.dry_run:
+        slot = f"manual{now.astimezone(config.tz):%Y%m%d%H%M}"  # a new run is a new reminder
+
+        async def work(session, at, config):
+            return await personal_reminders(session, at, config, slot)
+
+        queued, sent = await app.run_now("remind_now", work)
+        if sent is None:
+            print(f"{queued} reminders queued; no chat platform is configured, so they wait "
+                  f"in the outbox until `redshield run`.")
+        else:
+            print(f"{queued} reminders queued, {sent} outbox messages handled.")
+        return 0
+    async with sessions() as s:
+        decisions = await personal_decisions(s, now, config)
+    if args.json:
+        print(json.dumps([d.__dict__ for d in decisions], ensure_ascii=False, indent=2))
+        return 0
+    reminded = [d for d in decisions if d.remind]
+    print(f"{len(reminded)} of {len(decisions)} members would be reminded now")
+    for d in decisions:
+        mark = "remind" if d.remind else "skip  "
+        print(f"  {mark} {d.name} (project {d.project_id}): {d.minutes}/{d.required} min, {d.reason}")
+    return 0

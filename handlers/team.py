@@ -7,21 +7,39 @@ import datetime as dt
 
 import sqlalchemy as sa
 
-from bot.core.contract import Choices, Incoming, Kind, Option
+from bot.core.contract import Choices, Incoming, Kind, Notice, Option
 from bot.core.flow import Command, Ctx, Flow
 from bot.core.i18n import N_
 from bot.core.registry import Registry
+from bot.core.steps import pick_one
+from bot.scheduler import every, weekly
+from handlers import roles
 from handlers.labels import duration_text
-from handlers.weeks import progress_bar, week_of
+from handlers.notices import translator_for
+from handlers.patrol.progress import minutes_between
+from handlers.weeks import progress_bar, project_weeks, week_of
 from storage import patrols as store
 from storage.models import Member, MemberRole, TeamPatrol, TeamPatrolMember
 
-ORGANISERS = frozenset({"leader", "secretary"})
-JOINERS = frozenset({"member", "vanguard", "leader", "secretary", "safety_officer"})
+start_flow = Flow("team_start")
+add_flow = Flow("team_add")
+DONE = "done"
+
+
+def register(registry: Registry) -> None:
+    registry.flow(start_flow)
+    registry.flow(add_flow)
+    registry.command(Command("team", team_command, N_("团队巡查"), words=("团队巡查",),
+                             takes_args=True))
+    registry.job("remind_team", lambda config: weekly(config.schedule.team_reminder, config.tz),
+                 team_reminders)
+    registry.job("close_forgotten_team",
+                 lambda config: every(config.schedule.close_forgotten_every_minutes),
+                 close_forgotten_job, catch_up=False)
 
 
 def is_organiser(ctx: Ctx) -> bool:
-    return bool(ctx.member.role_names & ORGANISERS)
+    return roles.has(ctx.member, roles.ORGANISERS)
 
 
 async def team_progress(ctx: Ctx) -> str:
@@ -45,125 +63,132 @@ async def join(ctx: Ctx, team: TeamPatrol, member_id: int) -> bool:
     return True
 
 
-def build(registry: Registry) -> None:
-    start = registry.flow(Flow("team_start"))
-    add = registry.flow(Flow("team_add"))
+def running_buttons(ctx: Ctx) -> tuple[Option, ...]:
+    t = ctx.t
+    return (Option(t("加入团队巡查"), "/team join"), Option(t("结束团队巡查"), "/team end"))
 
-    def running_buttons(ctx: Ctx) -> tuple[Option, ...]:
-        t = ctx.t
-        return (Option(t("加入团队巡查"), "/team join"), Option(t("结束团队巡查"), "/team end"))
 
-    async def ask_kind(ctx: Ctx):
-        t = ctx.t
-        return Choices(t("发起团队巡查："), (Option(t("先锋队巡查"), "alone"),
-                                            Option(t("联合安监巡查"), "joint")))
+# ---- starting
 
-    @start.step("kind", accepts={Kind.choice}, ask=ask_kind)
-    async def got_kind(ctx: Ctx, msg: Incoming) -> None:
-        t = ctx.t
-        if msg.choice not in ("alone", "joint"):
-            await ctx.ask_again()
-            return
+
+async def ask_kind(ctx: Ctx) -> Choices:
+    t = ctx.t
+    return Choices(t("发起团队巡查："), (Option(t("先锋队巡查"), "alone"),
+                                        Option(t("联合安监巡查"), "joint")))
+
+
+@pick_one(start_flow, ask_kind)
+async def kind(ctx: Ctx, chosen: str) -> None:
+    t = ctx.t
+    ctx.finish()
+    if await store.open_team_patrol(ctx.session, ctx.member.project_id) is not None:
+        ctx.say(t("本项目已有进行中的团队巡查。"))
+        return
+    team = TeamPatrol(project_id=ctx.member.project_id, leader_id=ctx.member.id,
+                      joint_with_safety=chosen == "joint", started_at=ctx.now)
+    ctx.session.add(team)
+    await ctx.session.flush()
+    await join(ctx, team, ctx.member.id)
+    label = t("联合安监") if team.joint_with_safety else t("先锋队")
+    ctx.send(Choices(
+        t("🚩 团队巡查开始（{kind}），{time}，发起人 {name}。队员请点“加入团队巡查”。").format(
+            kind=label, time=ctx.now.astimezone(ctx.config.tz).strftime("%H:%M"),
+            name=ctx.member.name),
+        running_buttons(ctx)))
+
+
+# ---- adding members by hand
+
+
+async def ask_members(ctx: Ctx) -> Choices:
+    t = ctx.t
+    team = await store.open_team_patrol(ctx.session, ctx.member.project_id)
+    joined = set(await store.team_member_ids(ctx.session, team.id)) if team else set()
+    candidates = (await ctx.session.execute(
+        sa.select(Member).where(Member.project_id == ctx.member.project_id,
+                                Member.active.is_(True),
+                                Member.roles.any(MemberRole.role.in_(roles.TEAM)))
+        .order_by(Member.id)
+    )).scalars()
+    options = tuple(Option(("✓ " if m.id in joined else "") + m.name, f"m{m.id}")
+                    for m in candidates)
+    return Choices(t("点名字添加队员（已加入 {n} 人），添加完点“完成”。").format(n=len(joined)),
+                   options + (Option(t("完成"), DONE),))
+
+
+@add_flow.step(accepts={Kind.choice}, ask=ask_members)
+async def pick(ctx: Ctx, msg: Incoming) -> None:
+    t = ctx.t
+    team = await store.open_team_patrol(ctx.session, ctx.member.project_id)
+    if team is None:
         ctx.finish()
-        if await store.open_team_patrol(ctx.session, ctx.member.project_id) is not None:
-            ctx.say(t("本项目已有进行中的团队巡查。"))
-            return
-        team = TeamPatrol(project_id=ctx.member.project_id, leader_id=ctx.member.id,
-                          joint_with_safety=msg.choice == "joint", started_at=ctx.now)
-        ctx.session.add(team)
-        await ctx.session.flush()
-        await join(ctx, team, ctx.member.id)
-        kind = t("联合安监") if team.joint_with_safety else t("先锋队")
-        ctx.send(Choices(
-            t("🚩 团队巡查开始（{kind}），{time}，发起人 {name}。队员请点“加入团队巡查”。").format(
-                kind=kind, time=ctx.now.astimezone(ctx.config.tz).strftime("%H:%M"),
-                name=ctx.member.name),
-            running_buttons(ctx)))
-
-    async def ask_members(ctx: Ctx):
-        t = ctx.t
-        team = await store.open_team_patrol(ctx.session, ctx.member.project_id)
-        joined = set(await store.team_member_ids(ctx.session, team.id)) if team else set()
-        candidates = (await ctx.session.execute(
-            sa.select(Member).where(Member.project_id == ctx.member.project_id,
-                                    Member.active.is_(True),
-                                    Member.roles.any(MemberRole.role.in_(["vanguard", "leader"])))
-            .order_by(Member.id)
-        )).scalars()
-        options = tuple(Option(("✓ " if m.id in joined else "") + m.name, f"m{m.id}")
-                        for m in candidates)
-        return Choices(t("点名字添加队员（已加入 {n} 人），添加完点“完成”。").format(n=len(joined)),
-                       options + (Option(t("完成"), "done"),))
-
-    @add.step("pick", accepts={Kind.choice}, ask=ask_members)
-    async def picked(ctx: Ctx, msg: Incoming) -> None:
-        t = ctx.t
-        team = await store.open_team_patrol(ctx.session, ctx.member.project_id)
-        if team is None:
-            ctx.finish()
-            ctx.say(t("团队巡查已经结束了。"))
-            return
-        if msg.choice == "done":
-            ctx.finish()
-            count = len(await store.team_member_ids(ctx.session, team.id))
-            ctx.say(t("团队巡查共 {n} 人。").format(n=count))
-            return
-        member = None
-        if (msg.choice or "").startswith("m") and msg.choice[1:].isdigit():
-            member = await ctx.session.get(Member, int(msg.choice[1:]))
-        if member is None or member.project_id != ctx.member.project_id:
-            ctx.say(t("请从按钮中选择本项目的队员。"))
-        else:
-            await join(ctx, team, member.id)
-        await ctx.goto("pick")
-
-    async def team_command(ctx: Ctx, msg: Incoming) -> None:
-        t = ctx.t
-        action = (msg.text.split() or [""])[0].lower()
-        team = await store.open_team_patrol(ctx.session, ctx.member.project_id)
-        if team is None:
-            if action in ("join", "end", "add"):
-                ctx.say(t("现在没有进行中的团队巡查。"))
-            elif is_organiser(ctx):
-                await ctx.start(start)
-            else:
-                ctx.say(t("团队巡查由先锋队长或党支部书记发起。发起后您可以点“加入团队巡查”。"))
-            return
-        if action == "join" or (action == "" and not is_organiser(ctx)):
-            if not ctx.member.role_names & JOINERS:
-                ctx.say(t("团队巡查只有党员可以加入。"))
-            elif await join(ctx, team, ctx.member.id):
-                count = len(await store.team_member_ids(ctx.session, team.id))
-                ctx.say(t("{name} 已加入团队巡查（共 {n} 人）。").format(name=ctx.member.name, n=count))
-            else:
-                ctx.say(t("您已在团队巡查中。"))
-            return
-        if not is_organiser(ctx):
-            ctx.say(t("只有先锋队长或党支部书记可以结束团队巡查或添加队员。"))
-            return
-        if action == "end":
-            await end_team(ctx, team)
-        elif action == "add":
-            await ctx.start(add)
-        else:
-            elapsed = int((ctx.now - team.started_at).total_seconds() // 60)
-            ctx.send(Choices(t("团队巡查进行中，已 {elapsed}。").format(elapsed=duration_text(t, elapsed)),
-                             running_buttons(ctx) + (Option(t("添加队员"), "/team add"),)))
-
-    async def end_team(ctx: Ctx, team: TeamPatrol) -> None:
-        t = ctx.t
-        cap = dt.timedelta(minutes=ctx.config.practice.max_patrol_minutes)
-        team.ended_at = min(ctx.now, team.started_at + cap)
-        team.auto_closed = ctx.now > team.started_at + cap
-        await ctx.session.flush()
-        minutes = int((team.ended_at - team.started_at).total_seconds() // 60)
+        ctx.say(t("团队巡查已经结束了。"))
+        return
+    if msg.choice == DONE:
+        ctx.finish()
         count = len(await store.team_member_ids(ctx.session, team.id))
-        ctx.say(t("🏁 团队巡查结束：用时 {duration}，{n} 人参加。").format(
-            duration=duration_text(t, minutes), n=count))
-        ctx.say(await team_progress(ctx))
+        ctx.say(t("团队巡查共 {n} 人。").format(n=count))
+        return
+    member = None
+    if (msg.choice or "").startswith("m") and msg.choice[1:].isdigit():
+        member = await ctx.session.get(Member, int(msg.choice[1:]))
+    if member is None or member.project_id != ctx.member.project_id:
+        ctx.say(t("请从按钮中选择本项目的队员。"))
+    else:
+        await join(ctx, team, member.id)
+    await ctx.goto(pick)
 
-    registry.command(Command("team", team_command, N_("团队巡查"), words=("团队巡查",),
-                             takes_args=True))
+
+# ---- the command
+
+
+async def team_command(ctx: Ctx, msg: Incoming) -> None:
+    t = ctx.t
+    action = (msg.text.split() or [""])[0].lower()
+    team = await store.open_team_patrol(ctx.session, ctx.member.project_id)
+    if team is None:
+        if action in ("join", "end", "add"):
+            ctx.say(t("现在没有进行中的团队巡查。"))
+        elif is_organiser(ctx):
+            await ctx.start(start_flow)
+        else:
+            ctx.say(t("团队巡查由先锋队长或党支部书记发起。发起后您可以点“加入团队巡查”。"))
+        return
+    if action == "join" or (action == "" and not is_organiser(ctx)):
+        await join_command(ctx, team)
+    elif not is_organiser(ctx):
+        ctx.say(t("只有先锋队长或党支部书记可以结束团队巡查或添加队员。"))
+    elif action == "end":
+        await end_team(ctx, team)
+    elif action == "add":
+        await ctx.start(add_flow)
+    else:
+        elapsed = minutes_between(team.started_at, ctx.now)
+        ctx.send(Choices(t("团队巡查进行中，已 {elapsed}。").format(elapsed=duration_text(t, elapsed)),
+                         running_buttons(ctx) + (Option(t("添加队员"), "/team add"),)))
+
+
+async def join_command(ctx: Ctx, team: TeamPatrol) -> None:
+    t = ctx.t
+    if not roles.has(ctx.member, roles.PATROLLERS):
+        ctx.say(t("团队巡查只有党员可以加入。"))
+    elif await join(ctx, team, ctx.member.id):
+        count = len(await store.team_member_ids(ctx.session, team.id))
+        ctx.say(t("{name} 已加入团队巡查（共 {n} 人）。").format(name=ctx.member.name, n=count))
+    else:
+        ctx.say(t("您已在团队巡查中。"))
+
+
+async def end_team(ctx: Ctx, team: TeamPatrol) -> None:
+    t = ctx.t
+    cap = dt.timedelta(minutes=ctx.config.practice.max_patrol_minutes)
+    team.ended_at = min(ctx.now, team.started_at + cap)
+    team.auto_closed = ctx.now > team.started_at + cap
+    await ctx.session.flush()
+    count = len(await store.team_member_ids(ctx.session, team.id))
+    ctx.say(t("🏁 团队巡查结束：用时 {duration}，{n} 人参加。").format(
+        duration=duration_text(t, minutes_between(team.started_at, team.ended_at)), n=count))
+    ctx.say(await team_progress(ctx))
 
 
 async def close_forgotten_team(session, now: dt.datetime, config) -> int:
@@ -174,3 +199,32 @@ async def close_forgotten_team(session, now: dt.datetime, config) -> int:
         team.ended_at, team.auto_closed = team.started_at + cap, True
     await session.flush()
     return len(closed)
+
+
+async def close_forgotten_job(session, now: dt.datetime, config) -> list:
+    await close_forgotten_team(session, now, config)
+    return []  # nobody is told: the cap is in the week's table for the secretary to see
+
+
+async def team_reminders(session, now: dt.datetime, config) -> list[Notice]:
+    """Leaders and the secretary of projects whose team patrol is short this week."""
+    week = week_of(now, config.tz)
+    practice = config.practice
+    weeks = await project_weeks(session, week, practice.personal_minutes, practice.team_minutes)
+    short = {pid: pw for pid, pw in weeks.items() if not pw.team_met}
+    if not short:
+        return []
+    organisers = (await session.execute(
+        sa.select(Member).where(Member.project_id.in_(short), Member.active.is_(True),
+                                Member.roles.any(MemberRole.role.in_(roles.ORGANISERS)))
+    )).scalars()
+    notices = []
+    for m in organisers:
+        pw = short[m.project_id]
+        t = translator_for(m, config.locale.default)
+        text = t("🚩 本周团队巡查 {done} / {required}，还差 {left}。请组织先锋队巡查。").format(
+            done=duration_text(t, pw.team_minutes), required=duration_text(t, pw.team_required),
+            left=duration_text(t, pw.team_required - pw.team_minutes))
+        notices.append(Notice(m.id, (Choices(text, (Option(t("发起团队巡查"), "/team"),)),),
+                              kind="remind_team", key=f"remind_team:{m.id}:{week}"))
+    return notices

@@ -2,14 +2,22 @@
 officers; the same table for `redshield week`."""
 from __future__ import annotations
 
+import json
+
 from bot.core.contract import Choices, Incoming, Option
 from bot.core.flow import Command, Ctx
 from bot.core.i18n import N_, Translator
-from bot.core.registry import Registry
+from bot.core.registry import CliError, Registry
+from handlers import roles
 from handlers.labels import duration_text
+from handlers.operator import project_of
 from handlers.weeks import ProjectWeek, Week, parse_week, project_weeks, week_of
 
-VIEWERS = frozenset({"secretary", "safety_officer", "committee"})
+
+def register(registry: Registry) -> None:
+    registry.command(Command("week", week_command, N_("本周 2+2 巡查情况"), words=("周报",),
+                             roles=roles.SUPERVISORS, takes_args=True))
+    registry.cli("week", "the 2+2 table of a project's week", cli_week, cli_arguments)
 
 
 def table_text(t: Translator, project_name: str, pw: ProjectWeek) -> str:
@@ -60,25 +68,46 @@ async def project_week(session, config, project_id: int, week: Week) -> ProjectW
                                                 practice.personal_minutes)
 
 
-def build(registry: Registry) -> None:
-    async def week_command(ctx: Ctx, msg: Incoming) -> None:
-        t = ctx.t
-        arg = msg.text.strip()
-        current = week_of(ctx.now, ctx.config.tz)
-        if not arg:
-            week = current
-        elif arg.lower() in ("prev", "上周"):
-            week = current.previous()
-        else:
-            try:
-                week = parse_week(arg, ctx.config.tz)
-            except ValueError:
-                ctx.say(t("周次格式如 2026-W47。"))
-                return
-        pw = await project_week(ctx.session, ctx.config, ctx.member.project_id, week)
-        text = table_text(t, ctx.member.project.name, pw)
-        earlier = week.previous()
-        ctx.send(Choices(text, (Option(t("上一周"), f"/week {earlier}"),)))
+async def week_command(ctx: Ctx, msg: Incoming) -> None:
+    t = ctx.t
+    arg = msg.text.strip()
+    current = week_of(ctx.now, ctx.config.tz)
+    if not arg:
+        week = current
+    elif arg.lower() in ("prev", "上周"):
+        week = current.previous()
+    else:
+        try:
+            week = parse_week(arg, ctx.config.tz)
+        except ValueError:
+            ctx.say(t("周次格式如 2026-W47。"))
+            return
+    pw = await project_week(ctx.session, ctx.config, ctx.member.project_id, week)
+    text = table_text(t, ctx.member.project.name, pw)
+    ctx.send(Choices(text, (Option(t("上一周"), f"/week {week.previous()}"),)))
 
-    registry.command(Command("week", week_command, N_("本周 2+2 巡查情况"), words=("周报",),
-                             roles=VIEWERS, takes_args=True))
+
+# ---- redshield week
+
+
+def cli_arguments(p) -> None:
+    p.add_argument("--project", required=True, help="project code")
+    p.add_argument("--week", help="ISO week, e.g. 2026-W47 (default: this week)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+
+
+async def cli_week(app, args) -> int:
+    config = app.config
+    try:
+        week = parse_week(args.week, config.tz) if args.week else week_of(app.clock(), config.tz)
+    except ValueError as err:
+        raise CliError(str(err)) from None
+    sessions = await app.open()
+    async with sessions() as s:
+        project = await project_of(s, args.project)
+        pw = await project_week(s, config, project.id, week)
+    if args.json:
+        print(json.dumps(table_json(project.code, pw), ensure_ascii=False, indent=2))
+    else:
+        print(table_text(Translator(config.locale.default), project.name, pw))
+    return 0

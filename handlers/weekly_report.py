@@ -23,10 +23,22 @@ from sqlalchemy.orm import selectinload
 
 from bot.core.contract import Image, Notice, Text
 from bot.core.i18n import Translator
+from bot.core.registry import CliError, Registry
+from bot.scheduler import weekly
+from handlers import roles
 from handlers.labels import duration_text
 from handlers.notices import translator_for
-from handlers.weeks import ProjectWeek, Week, project_weeks, week_of
+from handlers.operator import project_of
+from handlers.weeks import ProjectWeek, Week, parse_week, project_weeks, week_of
 from storage.models import Hazard, Member, MemberRole, Project, UTCDateTime, ViolationReport
+
+
+def register(registry: Registry) -> None:
+    registry.job("weekly_report", lambda config: weekly(config.schedule.weekly_report, config.tz),
+                 weekly_report_notices)
+    registry.cli("report", "the weekly report: text and chart per project", cli_report,
+                 cli_arguments)
+
 
 SHORT_LISTED = 10  # short members named in the text; the rest are counted
 NAME_CHARS = 10  # longer names are cut in the charts
@@ -386,7 +398,7 @@ async def weekly_report_notices(session, now: dt.datetime, config) -> list[Notic
     by_project = {r.project.id: r for r in reports}
     readers = (await session.execute(
         sa.select(Member).where(Member.active.is_(True), Member.roles.any(
-            MemberRole.role.in_(["secretary", "safety_officer", "committee"])))
+            MemberRole.role.in_(roles.SUPERVISORS)))
         .options(selectinload(Member.roles)).order_by(Member.id))).scalars()
     rendered: dict[tuple, tuple[str, bytes]] = {}  # one chart per report and language
 
@@ -399,17 +411,54 @@ async def weekly_report_notices(session, now: dt.datetime, config) -> list[Notic
     notices = []
     for member in readers:
         t = translator_for(member, config.locale.default)
-        if "committee" in member.role_names:
+        if roles.has(member, roles.COMMITTEE):
             text, png = await render(("all", t.locale), lambda t: committee_text(t, reports),
                                      lambda t: committee_chart(t, reports), t)
             name = f"{week}-summary.png"
         elif member.project_id in by_project:
             r = by_project[member.project_id]
-            text, png = await render((r.project.id, t.locale), lambda t: report_text(t, r),
-                                     lambda t: report_chart(t, r), t)
+            text, png = await render((r.project.id, t.locale),
+                                     lambda t, r=r: report_text(t, r), lambda t, r=r: report_chart(t, r), t)
             name = f"{week}-{r.project.code}.png"
         else:
             continue
         notices.append(Notice(member.id, (Text(text), Image(png, filename=name)),
                               kind="weekly_report", key=f"weekly:{member.id}:{week}"))
     return notices
+
+
+# ---- redshield report
+
+
+def cli_arguments(p) -> None:
+    p.add_argument("--week", nargs="?", const="last", default="last",
+                   help="ISO week, e.g. 2026-W47 (default: last week)")
+    p.add_argument("--project", help="project code (default: every project, and the summary)")
+    p.add_argument("--out", type=Path, default=Path("reports"), help="folder for the files")
+
+
+async def cli_report(app, args) -> int:
+    config = app.config
+    try:
+        week = (week_of(app.clock(), config.tz).previous() if args.week == "last"
+                else parse_week(args.week, config.tz))
+    except ValueError as err:
+        raise CliError(str(err)) from None
+    sessions = await app.open()
+    async with sessions() as s:
+        project_id = (await project_of(s, args.project)).id if args.project else None
+        found = await project_reports(s, config, week, project_id)
+    t = Translator(config.locale.default)
+    args.out.mkdir(parents=True, exist_ok=True)
+    for r in found:
+        text = report_text(t, r)
+        print(text + "\n")
+        (args.out / f"{week}-{r.project.code}.txt").write_text(text + "\n", encoding="utf-8")
+        (args.out / f"{week}-{r.project.code}.png").write_bytes(report_chart(t, r))
+    if not args.project and found:
+        summary = committee_text(t, found)
+        print(summary)
+        (args.out / f"{week}-summary.txt").write_text(summary + "\n", encoding="utf-8")
+        (args.out / f"{week}-summary.png").write_bytes(committee_chart(t, found))
+    print(f"files in {args.out}/")
+    return 0

@@ -122,7 +122,7 @@ async def project_weeks(session: AsyncSession, week: Week, personal: int, team: 
     teams = await store.team_minutes(session, start, end, project_id)
     result: dict[int, ProjectWeek] = {}
     # Computed once, not per member: with 100,000 members the Python side is the cost.
-    full_week = start.astimezone(dt.timezone.utc)
+    full_week = start.astimezone(dt.UTC)
     for row in rows:
         pw = result.get(row.project_id)
         if pw is None:

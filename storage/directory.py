@@ -5,7 +5,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from storage.models import Identity, Member, Project
+from storage.models import Identity, Member, MemberRole, Project
 
 # Everything a handler shows about a member, loaded up front (async: no lazy loads).
 MEMBER_LOAD = (
@@ -52,6 +52,20 @@ async def find_members(
     return list((await session.execute(stmt)).scalars())
 
 
+async def one_member(sessions, name_or_id: str, project_code: str | None = None) -> Member:
+    """The one member a name or id means; LookupError saying why when none or several."""
+    async with sessions() as s:
+        found = await find_members(s, name_or_id, project_code)
+    if not found:
+        raise LookupError(f"no member {name_or_id!r}"
+                          + (f" in project {project_code}" if project_code else ""))
+    if len(found) > 1:
+        listing = "\n".join(f"  id {m.id}: {m.name} ({m.project.code})" for m in found)
+        raise LookupError(f"{name_or_id!r} matches several members; give the id or --project:\n"
+                          f"{listing}")
+    return found[0]
+
+
 async def project_by_code(session: AsyncSession, code: str) -> Project | None:
     return (
         await session.execute(sa.select(Project).where(Project.code == code))
@@ -89,3 +103,13 @@ async def mark_reachable(session: AsyncSession, platform: str, external_id: str)
                Identity.unreachable_since.is_not(None))
         .values(unreachable_since=None)
     )
+
+
+async def members_with_roles(session: AsyncSession, project_id: int, roles) -> list[Member]:
+    """Active members of a project holding any of `roles`."""
+    stmt = (sa.select(Member)
+            .where(Member.project_id == project_id, Member.active.is_(True),
+                   Member.roles.any(MemberRole.role.in_(roles)))
+            .options(selectinload(Member.roles))
+            .order_by(Member.id))
+    return list((await session.execute(stmt)).scalars())

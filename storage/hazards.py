@@ -7,7 +7,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from storage.models import Hazard, HazardCounter, HazardEvent, HazardStatus, Member, MemberRole
+from storage.models import Hazard, HazardCounter, HazardEvent, HazardStatus, Member
 from storage.upsert import insert_for
 
 # People come with their roles: who may act on a hazard depends on them.
@@ -18,7 +18,7 @@ HAZARD_LOAD = (
     selectinload(Hazard.rectified_by).selectinload(Member.roles),
     selectinload(Hazard.rechecked_by),
 )
-OPEN_STATUSES = (HazardStatus.open.value, HazardStatus.rectifying.value, HazardStatus.review.value)
+OPEN_STATUSES = (HazardStatus.open, HazardStatus.rectifying, HazardStatus.review)
 
 
 async def next_number(session: AsyncSession, project_id: int, year: int) -> int:
@@ -84,13 +84,4 @@ async def listing(session: AsyncSession, project_id: int, statuses: list[str] | 
     if statuses:
         stmt = stmt.where(Hazard.status.in_(statuses))
     stmt = stmt.options(*HAZARD_LOAD).order_by(Hazard.year, Hazard.number)
-    return list((await session.execute(stmt)).scalars())
-
-
-async def members_with_roles(session: AsyncSession, project_id: int, roles: set[str]) -> list[Member]:
-    stmt = (sa.select(Member)
-            .where(Member.project_id == project_id, Member.active.is_(True),
-                   Member.roles.any(MemberRole.role.in_(roles)))
-            .options(selectinload(Member.roles))
-            .order_by(Member.id))
     return list((await session.execute(stmt)).scalars())

@@ -32,12 +32,12 @@ class UTCDateTime(sa.TypeDecorator):
             return None
         if value.tzinfo is None:
             raise ValueError("naive datetime given to a UTC column")
-        return value.astimezone(dt.timezone.utc).replace(tzinfo=None)
+        return value.astimezone(dt.UTC).replace(tzinfo=None)
 
     def process_result_value(self, value, dialect):
         if value is None:
             return None
-        return value.replace(tzinfo=dt.timezone.utc)
+        return value.replace(tzinfo=dt.UTC)
 
 
 class Base(DeclarativeBase):
@@ -290,6 +290,25 @@ class HazardStatus(str, enum.Enum):
     closed = "closed"  # 已销项
 
 
+class ViolationStatus(str, enum.Enum):
+    new = "new"  # 待处理
+    confirmed = "confirmed"  # 属实，已处理
+    unfounded = "unfounded"  # 经核查不属实
+    hazard = "hazard"  # 已转为隐患整改
+
+
+class LeaveStatus(str, enum.Enum):
+    pending = "pending"
+    approved = "approved"
+    rejected = "rejected"
+
+
+def status_column(kind: type[enum.Enum]) -> sa.Enum:
+    """A status stored by its name in a plain VARCHAR(16) (no database enum type, no
+    CHECK): adding a status later needs no migration."""
+    return sa.Enum(kind, native_enum=False, create_constraint=False, length=16)
+
+
 class Hazard(Base):
     """A hazard found on site and its rectification notice (整改通知书)."""
 
@@ -316,7 +335,7 @@ class Hazard(Base):
         sa.ForeignKey("members.id", ondelete="SET NULL"), index=True)
     assignee_text: Mapped[str | None] = mapped_column(sa.String(200))
     deadline: Mapped[dt.date] = mapped_column(sa.Date)
-    status: Mapped[str] = mapped_column(sa.String(16))  # a HazardStatus value
+    status: Mapped[HazardStatus] = mapped_column(status_column(HazardStatus))
     measures: Mapped[str | None] = mapped_column(sa.Text)  # what was done, from the rectifier
     rectified_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("members.id", ondelete="SET NULL"))
     rectified_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
@@ -362,7 +381,7 @@ class HazardEvent(Base):
     at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     actor_id: Mapped[int | None] = mapped_column(sa.ForeignKey("members.id", ondelete="SET NULL"))
     action: Mapped[str] = mapped_column(sa.String(32))
-    status: Mapped[str] = mapped_column(sa.String(16))  # the status after the change
+    status: Mapped[HazardStatus] = mapped_column(status_column(HazardStatus))  # after the change
     note: Mapped[str | None] = mapped_column(sa.Text)
 
 
@@ -389,7 +408,7 @@ class ViolationReport(Base):
     zone_id: Mapped[int | None] = mapped_column(sa.ForeignKey("zones.id", ondelete="SET NULL"))
     kind: Mapped[str] = mapped_column(sa.String(32))  # 未戴安全帽, 违章作业, ...
     description: Mapped[str] = mapped_column(sa.Text)
-    status: Mapped[str] = mapped_column(sa.String(16))  # new | confirmed | unfounded | hazard
+    status: Mapped[ViolationStatus] = mapped_column(status_column(ViolationStatus))
     receipt_hash: Mapped[str] = mapped_column(sa.String(128), unique=True)
     named_member_id: Mapped[int | None] = mapped_column(  # only for 实名举报
         sa.ForeignKey("members.id", ondelete="SET NULL"))
@@ -482,7 +501,7 @@ class LeaveRequest(Base):
     start: Mapped[dt.date] = mapped_column(sa.Date)
     until: Mapped[dt.date] = mapped_column(sa.Date)
     reason: Mapped[str] = mapped_column(sa.Text)
-    status: Mapped[str] = mapped_column(sa.String(16))  # pending | approved | rejected
+    status: Mapped[LeaveStatus] = mapped_column(status_column(LeaveStatus))
     decided_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("members.id", ondelete="SET NULL"))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     decided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)

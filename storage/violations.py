@@ -8,10 +8,10 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from storage.models import DailyCount, DailyKey, HazardPhoto, ViolationEntry, ViolationReport
+from storage.models import DailyCount, DailyKey, HazardPhoto, ViolationEntry, ViolationReport, ViolationStatus
 from storage.upsert import insert_for
 
-OPEN = ("new",)
+OPEN = (ViolationStatus.new,)
 
 
 async def daily_secret(session: AsyncSession, day: dt.date) -> str:

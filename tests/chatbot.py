@@ -18,8 +18,6 @@ from bot.core.contract import (
     Reply,
     Text,
 )
-from bot.core.engine import Engine
-from bot.delivery import Deliverer
 
 
 @dataclass
@@ -105,18 +103,43 @@ class Inbox:
     pace_overall = None
     pace_per_chat = 0.0
 
-    def __init__(self, bot: "TestBot"):
-        self.bot = bot
+    def __init__(self, sessions):
+        self.sessions = sessions
+        self.received: dict[int, list[Reply]] = {}  # by member id, as delivered
 
     async def deliver(self, user_id: str, replies: list[Reply]) -> None:
         import sqlalchemy as sa
 
         from storage.models import Identity
 
-        async with self.bot.engine.sessions() as s:
+        async with self.sessions() as s:
             member_id = (await s.execute(sa.select(Identity.member_id).where(
                 Identity.platform == "test", Identity.external_id == user_id))).scalar_one()
-        self.bot.inbox.setdefault(member_id, []).extend(replies)
+        self.received.setdefault(member_id, []).extend(replies)
+
+
+def test_app(config, clock, db, registry=None):
+    """The bot as bootstrap wires it, on the test's database, delivering to a test inbox
+    right after each step."""
+    from bot.bootstrap import bootstrap
+    from storage.db import session_factory
+
+    inbox = Inbox(session_factory(db.engine))
+    return bootstrap(config, clock, db=db.engine, registry=registry, targets=[inbox],
+                     delivery="inline")
+
+
+test_app.__test__ = False  # not a pytest test function
+
+
+def engine_for(config, clock, db_engine, registry=None):
+    """The engine as bootstrap wires it, for tests that put a platform adapter of their
+    own in front of it (a fake Bot API, a WeCom crypto key)."""
+    from bot.bootstrap import bootstrap
+    from bot.core.engine import utcnow
+
+    return bootstrap(config, clock or utcnow, db=db_engine, registry=registry, targets=[],
+                     delivery="none").engine
 
 
 def jpeg(color: str = "orange", size=(64, 48), exif=None) -> bytes:
@@ -133,16 +156,17 @@ def jpeg(color: str = "orange", size=(64, 48), exif=None) -> bytes:
 class TestBot:
     __test__ = False  # not a pytest test class
 
-    def __init__(self, engine: Engine, platform: str = "test"):
-        self.engine = engine
+    def __init__(self, app, platform: str = "test"):
+        self.app = app
+        self.engine = app.engine
         self.platform = platform
-        self.inbox: dict[int, list[Reply]] = {}  # unprompted messages by member id, as delivered
-        self.deliverer = Deliverer(engine.sessions, [Inbox(self)], engine.media, clock=engine.clock)
-        engine.on_outbox = self.deliver
+        # Unprompted messages by member id, as delivered by the real delivery worker.
+        self.inbox: dict[int, list[Reply]] = next(
+            t.received for t in app.deliverer.adapters.values() if isinstance(t, Inbox))
 
     async def deliver(self) -> None:
         """Run the real delivery worker over the outbox, as the bot does after each step."""
-        await self.deliverer.run_once()
+        await self.app.deliverer.run_once()
 
     def notices(self, member_id: int) -> Said:
         """Everything sent to a member unprompted so far (and clear it)."""

@@ -3,7 +3,6 @@ REDSHIELD_TEST_DATABASE_URL is set) on PostgreSQL, and the chat test bot."""
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import datetime as dt
 import os
 import shutil
@@ -107,27 +106,33 @@ class Clock:
 
 @pytest.fixture
 def clock() -> Clock:
-    return Clock(dt.datetime(2026, 11, 23, 2, 0, tzinfo=dt.timezone.utc))  # Mon 10:00 Shanghai
+    return Clock(dt.datetime(2026, 11, 23, 2, 0, tzinfo=dt.UTC))  # Mon 10:00 Shanghai
 
 
 @pytest.fixture
 def config(db, tmp_path):
     base = default_config()
-    return dataclasses.replace(
-        base, database=dataclasses.replace(base.database, url=db.url, schema=db.schema or ""),
-        media=dataclasses.replace(base.media, dir=str(tmp_path / "media")),
-    )
+    return base.model_copy(update={
+        "database": base.database.model_copy(update={"url": db.url, "schema": db.schema or ""}),
+        "media": base.media.model_copy(update={"dir": str(tmp_path / "media")}),
+    })
 
 
 @pytest.fixture
-def engine(db, config, clock):
-    from bot.app import build_engine
+def app(db, config, clock):
+    """The bot as bootstrap wires it (tests share the database engine the `db` fixture owns)."""
+    from tests.chatbot import test_app
 
-    return build_engine(config, db.sessions, clock)
+    return test_app(config, clock, db)
 
 
 @pytest.fixture
-def chat(engine):
+def engine(app):
+    return app.engine
+
+
+@pytest.fixture
+def chat(app):
     from tests.chatbot import TestBot
 
-    return TestBot(engine)
+    return TestBot(app)

@@ -6,7 +6,7 @@ import datetime as dt
 from handlers import invites
 from storage.models import Identity, Member, MemberRole, Project, Zone
 
-NOW = dt.datetime(2026, 11, 23, 2, 0, tzinfo=dt.timezone.utc)
+NOW = dt.datetime(2026, 11, 23, 2, 0, tzinfo=dt.UTC)
 
 
 async def project(session, code="P1", name="示例项目", branch="示例项目党支部") -> Project:

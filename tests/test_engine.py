@@ -6,12 +6,11 @@ import logging
 import sqlalchemy as sa
 
 from bot.core.contract import Incoming, Kind, Text
-from bot.core.engine import Engine
 from bot.core.flow import Command, Ctx, Flow
 from bot.core.registry import Registry
 from handlers import help as help_
 from storage.models import DialogState, Project
-from tests.chatbot import TestBot
+from tests.chatbot import TestBot, test_app
 
 
 def failing_registry() -> Registry:
@@ -22,8 +21,8 @@ def failing_registry() -> Registry:
     async def ask_name(ctx: Ctx):
         return Text("name?")
 
-    @flow.step("name", accepts={Kind.text}, ask=ask_name)
-    async def got_name(ctx: Ctx, msg: Incoming) -> None:
+    @flow.step(accepts={Kind.text}, ask=ask_name)
+    async def name(ctx: Ctx, msg: Incoming) -> None:
         ctx.session.add(Project(code="X", name=msg.text, branch="b"))
         await ctx.session.flush()
         raise RuntimeError("disk on fire")
@@ -32,12 +31,13 @@ def failing_registry() -> Registry:
         await ctx.start(flow)
 
     registry.command(Command("boom", boom, "boom", public=True))
-    help_.build(registry)
+    registry.join_text = "join us"
+    help_.register(registry)
     return registry
 
 
 async def test_a_failing_step_saves_nothing_and_tells_the_user(db, config, clock, caplog):
-    bot = TestBot(Engine(config, db.sessions, failing_registry(), clock), platform="wecom")
+    bot = TestBot(test_app(config, clock, db, failing_registry()), platform="wecom")
     user = bot.user("zhang-secret-userid")
     await user.say("/boom")
     with caplog.at_level(logging.ERROR):
@@ -56,7 +56,7 @@ async def test_the_same_message_twice_at_once_is_handled_once(db, config, clock)
     """Two deliveries racing (WeCom retries, two workers): one answer."""
     import asyncio
 
-    bot = TestBot(Engine(config, db.sessions, failing_registry(), clock))
+    bot = TestBot(test_app(config, clock, db, failing_registry()))
     user = bot.user("u1")
     first, second = await asyncio.gather(user.say("/help", message_id="same"),
                                          user.say("/help", message_id="same"))

@@ -113,11 +113,12 @@ async def test_wecom_delivers_three_times_to_two_workers_at_once(db, config, clo
     """Two WeCom adapters with engines of their own (two workers) get the same message
     three times, concurrently: it is handled once, answered once."""
     from bot.adapters.wecom import WecomAdapter
-    from bot.app import build_engine
-    from storage.db import create_engine, session_factory
+    from storage.db import create_engine
     from tests import factories as f
+    from tests.chatbot import engine_for
     from tests.fakes.wecom_api import FakeWecomAPI
-    from tests.test_wecom import CORP, SECRET as WECOM_SECRET, FakeTime, Wecom, wecom_config
+    from tests.test_wecom import CORP, FakeTime, Wecom, wecom_config
+    from tests.test_wecom import SECRET as WECOM_SECRET
 
     async with db.sessions() as s, s.begin():
         p = await f.project(s)
@@ -128,9 +129,9 @@ async def test_wecom_delivers_three_times_to_two_workers_at_once(db, config, clo
     try:
         cfg = wecom_config(config, api, tmp_path)
         sides = []
-        for sessions in (db.sessions, session_factory(second_db)):
+        for side_db in (db.engine, second_db):
             time = FakeTime()
-            adapter = WecomAdapter(cfg, build_engine(cfg, sessions, clock),
+            adapter = WecomAdapter(cfg, engine_for(cfg, clock, side_db),
                                    clock=time.monotonic, sleep=time.sleep)
             sides.append(Wecom(adapter, api, time, db))
         xml = sides[0].member("zhangsan").xml("text", Content="我的")
@@ -147,12 +148,12 @@ async def test_wecom_delivers_three_times_to_two_workers_at_once(db, config, clo
         await api.stop()
 
 
-async def test_a_stopped_scheduler_hands_over_its_lock(db, config, engine, tmp_path):
+async def test_a_stopped_scheduler_hands_over_its_lock(db, config, app, engine, tmp_path):
     """SIGTERM to the scheduling process: it stops cleanly and releases the advisory
     lock, so a spare scheduler takes over."""
     if db.backend != "postgresql":
         pytest.skip("leadership is a PostgreSQL advisory lock")
-    from bot.scheduler import Scheduler, jobs
+    from bot.scheduler import Scheduler
     from tests.fakes.telegram_api import FakeBotAPI
 
     api = FakeBotAPI()
@@ -164,7 +165,7 @@ async def test_a_stopped_scheduler_hands_over_its_lock(db, config, engine, tmp_p
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bot.cli", "run", "--role", "scheduler", "--port", str(port),
         cwd=tmp_path, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
-    spare = Scheduler(config, db.engine, db.sessions, engine, jobs(config))
+    spare = Scheduler(config, db.engine, db.sessions, engine, list(app.scheduler.jobs.values()))
     try:
         await wait_healthy(port, proc)
         for _ in range(50):  # it takes the lock right after starting

@@ -40,13 +40,12 @@ import bot.adapters.telegram as telegram_adapter
 from bot.adapters.telegram import SECRET_HEADER, WEBHOOK_PATH, TelegramAdapter
 from bot.adapters.wecom import CALLBACK_PATH, WecomAdapter
 from bot.adapters.wecom_client import WecomClient
-from bot.app import build_engine
 from bot.config import TelegramConfig, WecomConfig
 from bot.web import build_web_app
 from storage.models import Base
 from tests import factories as f
 from tests import strategies as s
-from tests.chatbot import jpeg
+from tests.chatbot import engine_for, jpeg
 from tests.fakes import telegram_api, wecom_api
 from tests.fakes.telegram_api import BOT_USER, FakeBotAPI
 from tests.fakes.wecom_api import FakeWecomAPI
@@ -261,12 +260,12 @@ async def telegram(config, db, clock, monkeypatch):
     api = FakeBotAPI()
     api.files = AnyFile()
     await api.start()
-    cfg = dataclasses.replace(config, telegram=TelegramConfig(
+    cfg = config.model_copy(update={"telegram": TelegramConfig(
         token=api.token, mode="webhook", base_url=api.base_url,
         base_file_url=api.base_file_url, webhook_url="https://bot.example.com/telegram/webhook",
-        webhook_secret=TG_SECRET))
+        webhook_secret=TG_SECRET)})
     # The adapter keeps no state of its own between updates: one serves all examples.
-    adapter = TelegramAdapter(cfg, build_engine(cfg, db.sessions, clock), retry_delays=(0, 0))
+    adapter = TelegramAdapter(cfg, engine_for(cfg, clock, db.engine), retry_delays=(0, 0))
     await adapter.app.initialize()
     web = web_client(adapter, db)
 
@@ -471,9 +470,9 @@ async def wecom(config, db, clock):
     api = FakeWecomAPI(CORP, WECOM_SECRET)
     api.media = AnyFile(wecom=True)
     await api.start()
-    cfg = dataclasses.replace(config, wecom=WecomConfig(
+    cfg = config.model_copy(update={"wecom": WecomConfig(
         corp_id=CORP, agent_id=AGENT, secret=WECOM_SECRET, token=WECOM_TOKEN,
-        encoding_aes_key=AES_KEY, api_base_url=api.base_url))
+        encoding_aes_key=AES_KEY, api_base_url=api.base_url)})
     manual = ManualTime()
     client = WecomClient(cfg.wecom, sleep=manual.sleep)  # shared: its token only saves calls
 
@@ -482,7 +481,7 @@ async def wecom(config, db, clock):
         if reset:
             await fresh_database(db)
         api.calls.clear()
-        adapter = WecomAdapter(cfg, build_engine(cfg, db.sessions, clock), client=client,
+        adapter = WecomAdapter(cfg, engine_for(cfg, clock, db.engine), client=client,
                                clock=manual.monotonic, sleep=manual.sleep)
         web = web_client(adapter, db)
         try:

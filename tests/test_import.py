@@ -14,8 +14,13 @@ import pytest
 import sqlalchemy as sa
 
 from handlers import codes
-from handlers.directory_import import (
-    ImportProblems, ImportResult, Problem, apply_directory, format_result, parse_directory,
+from handlers.directory.importer import (
+    ImportProblems,
+    ImportResult,
+    Problem,
+    apply_directory,
+    format_result,
+    parse_directory,
 )
 from handlers.invites import CODE_LENGTH
 from storage.directory import find_members

@@ -51,10 +51,9 @@ async def test_start_without_code_asks_for_it_and_survives_a_restart(chat, site,
     assert "邀请码" in said and "取消" in said
 
     # A new engine on the same database: the question is still open.
-    from bot.app import build_engine
-    from tests.chatbot import TestBot
+    from tests.chatbot import TestBot, test_app
 
-    restarted = TestBot(build_engine(config, db.sessions, clock)).user("u1")
+    restarted = TestBot(test_app(config, clock, db)).user("u1")
     assert "绑定成功" in await restarted.say(site["code"])
 
 

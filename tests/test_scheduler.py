@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from bot.core import serialize
 from bot.delivery import Deliverer
-from bot.scheduler import Scheduler, jobs
+from bot.scheduler import Scheduler
 from handlers import reminders
 from storage import outbox as outbox_store
 from storage.db import create_engine, session_factory
@@ -63,9 +63,10 @@ async def schedulers():
 
 
 @pytest.fixture
-def scheduler(engine, db, config, clock, schedulers):
+def scheduler(app, engine, db, config, clock, schedulers):
     def make() -> Scheduler:
-        schedulers.append(Scheduler(config, db.engine, db.sessions, engine, jobs(config), clock=clock))
+        schedulers.append(Scheduler(config, db.engine, db.sessions, engine,
+                                    list(app.scheduler.jobs.values()), clock=clock))
         return schedulers[-1]
 
     return make
@@ -101,7 +102,8 @@ async def test_a_crash_between_sending_and_marking_loses_nothing(db, site, clock
     # A worker claims the messages, sends them, and dies before marking them sent.
     async with db.sessions() as s, s.begin():
         claimed = await outbox_store.claim(s, clock(), 10)
-    inbox = Inbox(chat)
+    inbox = Inbox(db.sessions)
+    inbox.received = chat.inbox
     for row in claimed:
         await inbox.deliver("u0" if row.member_id == site["张三"] else "u4",
                             await serialize.load(row.payload, engine.media))
@@ -151,14 +153,14 @@ async def test_a_missed_job_runs_once_on_restart(db, site, clock, config, engine
     assert "remind_personal_0" not in await scheduler().catch_up()
 
 
-async def test_two_schedulers_one_runs(db, site, clock, config, engine, scheduler, schedulers):
+async def test_two_schedulers_one_runs(db, site, clock, config, app, engine, scheduler, schedulers):
     if db.backend != "postgresql":
         pytest.skip("leadership is a PostgreSQL advisory lock; SQLite has one process")
     other_engine = create_engine(db.url, schema=db.schema)
     try:
         first = scheduler()
         second = Scheduler(config, other_engine, session_factory(other_engine), engine,
-                           jobs(config), clock=clock)
+                           list(app.scheduler.jobs.values()), clock=clock)
         schedulers.append(second)
         assert await first.try_lead() and not await second.try_lead()
         assert await second.run_job("remind_personal_0") == 0
@@ -212,18 +214,17 @@ async def test_leave_is_approved_by_the_secretary_and_stops_reminders(db, site, 
     assert "已经处理过" in await chat.user("u6").say("/leave reject 1")
 
 
-async def test_monday_weekly_report_to_officers_and_the_committee(db, site, clock, config, engine, chat,
-                                                                 schedulers):
+async def test_monday_weekly_report_to_officers_and_the_committee(db, site, clock, config, app, engine,
+                                                                 chat, schedulers):
     from bot.core.contract import Image
-    from bot.scheduler import weekly_report_job
 
     async with db.sessions() as s, s.begin():
         project = await s.get(Project, (await s.execute(sa.select(Project.id))).scalar_one())
         boss = await f.member(s, project, "分公司党委", roles=("committee",))
         await f.bind(s, boss, external_id="boss")
     clock.now = dt.datetime(2026, 11, 30, 8, 30, tzinfo=SH)  # Monday: the report of W48
-    sched = Scheduler(config, db.engine, db.sessions, engine,
-                      jobs(config, weekly_report_job(config)), clock=clock)
+    sched = Scheduler(config, db.engine, db.sessions, engine, list(app.scheduler.jobs.values()),
+                      clock=clock)
     schedulers.append(sched)
     assert await sched.run_job("weekly_report") == 3
     for name in ("王书记", "孙安监"):

@@ -2,29 +2,24 @@
 fed updates shaped like Telegram's."""
 from __future__ import annotations
 
-import dataclasses
 import time
-
 from pathlib import Path
 
 import httpx
 import pytest
 import sqlalchemy as sa
+from PIL import Image as PILImage
 from telegram import Update
 
 from bot.adapters.telegram import TelegramAdapter
-from bot.app import build_engine
 from bot.config import TelegramConfig
 from bot.core.contract import AskLocation, Choices, Incoming, Kind, Option
-from bot.core.engine import Engine
 from bot.core.flow import Command, Ctx, Flow
 from bot.core.registry import Registry
 from bot.web import build_web_app
 from storage.models import Identity
 from tests import factories as f
-from PIL import Image as PILImage
-
-from tests.chatbot import jpeg
+from tests.chatbot import engine_for, jpeg
 from tests.fakes.telegram_api import FakeBotAPI
 from tests.telegram_updates import tg_message, tg_tap
 
@@ -42,7 +37,7 @@ async def api():
 def tg_config(config, api, **changes):
     telegram = TelegramConfig(token=api.token, base_url=api.base_url,
                               base_file_url=api.base_file_url, **changes)
-    return dataclasses.replace(config, telegram=telegram)
+    return config.model_copy(update={"telegram": telegram})
 
 
 class Phone:
@@ -69,7 +64,7 @@ async def make_phone(config, api, engine) -> Phone:
 @pytest.fixture
 async def phone(config, api, db, clock):
     cfg = tg_config(config, api)
-    phone = await make_phone(cfg, api, build_engine(cfg, db.sessions, clock))
+    phone = await make_phone(cfg, api, engine_for(cfg, clock, db.engine))
     yield phone
     await phone.adapter.app.shutdown()
 
@@ -145,7 +140,7 @@ async def test_an_update_is_processed_once(phone, code):
 
 async def test_commands_menu_in_chinese_and_english(api, config, db, clock):
     cfg = tg_config(config, api)
-    adapter = TelegramAdapter(cfg, build_engine(cfg, db.sessions, clock))
+    adapter = TelegramAdapter(cfg, engine_for(cfg, clock, db.engine))
     await adapter.app.initialize()
     await adapter._set_commands()
     await adapter.app.shutdown()
@@ -203,8 +198,8 @@ def probe_registry() -> Registry:
     async def ask_where(ctx: Ctx):
         return AskLocation("你在哪里？", skippable=True)
 
-    @where.step("loc", accepts={Kind.location, Kind.choice}, ask=ask_where)
-    async def got(ctx: Ctx, msg: Incoming) -> None:
+    @where.step(accepts={Kind.location, Kind.choice}, ask=ask_where)
+    async def loc(ctx: Ctx, msg: Incoming) -> None:
         ctx.finish()
         ctx.say("跳过了" if msg.kind is Kind.choice else f"收到 {msg.latitude:.4f},{msg.longitude:.4f}")
 
@@ -219,14 +214,15 @@ def probe_registry() -> Registry:
 
     for name, fn in (("where", start_where), ("long", long), ("broken", broken)):
         registry.command(Command(name, fn, name, public=True))
-    help_.build(registry)
+    registry.join_text = "join us"
+    help_.register(registry)
     return registry
 
 
 @pytest.fixture
 async def probe(config, api, db, clock):
     cfg = tg_config(config, api)
-    phone = await make_phone(cfg, api, Engine(cfg, db.sessions, probe_registry(), clock))
+    phone = await make_phone(cfg, api, engine_for(cfg, clock, db.engine, probe_registry()))
     yield phone
     await phone.adapter.app.shutdown()
 
@@ -301,7 +297,7 @@ async def test_flood_limit_is_waited_out(phone, api, code):
 async def test_webhook_checks_the_secret(api, config, db, clock, code):
     cfg = tg_config(config, api, mode="webhook", webhook_url="https://bot.example.com/telegram/webhook",
                     webhook_secret="s3cret-token")
-    adapter = TelegramAdapter(cfg, build_engine(cfg, db.sessions, clock))
+    adapter = TelegramAdapter(cfg, engine_for(cfg, clock, db.engine))
     await adapter.start()
     try:
         assert api.sent("setWebhook")[0]["secret_token"] == "s3cret-token"

@@ -15,6 +15,7 @@ from PIL import Image as PILImage
 from handlers.violation import due_officer_notices, purge
 from storage.models import Base, DialogState, Hazard, ViolationReport
 from tests import factories as f
+from tests.chatbot import engine_for
 
 RECEIPT = re.compile(r"[2-9A-HJKMNP-Z]{4}-[2-9A-HJKMNP-Z]{4}-[2-9A-HJKMNP-Z]{4}")
 SECRET_ID = "777000123"  # the reporter's account, to be found nowhere
@@ -114,14 +115,12 @@ async def test_the_console_and_telegram_keep_it_too(engine, db, config, site, ap
         await console.send(line)
     assert RECEIPT.search(out.getvalue())
 
-    from tests.test_telegram import make_phone, tg_config
     from tests.telegram_updates import tg_message
+    from tests.test_telegram import make_phone, tg_config
 
     api = await api_factory()
     cfg = tg_config(config, api)
-    from bot.app import build_engine
-
-    phone = await make_phone(cfg, api, build_engine(cfg, db.sessions))
+    phone = await make_phone(cfg, api, engine_for(cfg, None, db.engine))
     api.files["photos/p1.jpg"] = gps_photo()
     user = {"id": int(SECRET_ID), "is_bot": False, "first_name": SECRET_NAME,
             "username": "zhang_anon", "language_code": "zh-hans"}
@@ -143,7 +142,7 @@ async def test_the_console_and_telegram_keep_it_too(engine, db, config, site, ap
         assert len((await s.execute(sa.select(ViolationReport))).all()) == 2
     stored = await everything_stored(db, Path(config.media.dir))
     for needle in (SECRET_ID, SECRET_NAME, "zhang_anon", "RedPhone"):
-        assert needle not in stored, [l[:300] for l in stored.splitlines() if needle in l]
+        assert needle not in stored, [line[:300] for line in stored.splitlines() if needle in line]
         assert needle not in caplog.text, needle
 
 
@@ -304,7 +303,6 @@ async def test_wecom_keeps_it_too(db, config, clock, site, caplog, tmp_path):
     """The same proof through the WeCom callback, encrypted as WeCom does."""
     caplog.set_level(logging.DEBUG, logger="redshield")
     from bot.adapters.wecom import WecomAdapter
-    from bot.app import build_engine
     from tests.fakes.wecom_api import FakeWecomAPI
     from tests.test_wecom import CORP, SECRET, FakeTime, Wecom, wecom_config
 
@@ -313,7 +311,7 @@ async def test_wecom_keeps_it_too(db, config, clock, site, caplog, tmp_path):
     try:
         cfg = wecom_config(config, api, tmp_path, max_photo_mb=5)
         time = FakeTime()
-        wecom = Wecom(WecomAdapter(cfg, build_engine(cfg, db.sessions, clock),
+        wecom = Wecom(WecomAdapter(cfg, engine_for(cfg, clock, db.engine),
                                    clock=time.monotonic, sleep=time.sleep), api, time, db)
         worker = wecom.member(SECRET_ID)
         api.media["M1"] = (gps_photo(), "image/jpeg")

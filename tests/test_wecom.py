@@ -20,12 +20,13 @@ from wechatpy.work.crypto import PrpCrypto, WeChatCrypto
 
 from bot.adapters.wecom import Pacer, WecomAdapter, app_menu, create_app_menu
 from bot.adapters.wecom_client import WecomClient
-from bot.app import build_engine
 from bot.config import MediaConfig, WecomConfig, default_config
 from bot.core.contract import AskLocation, Choices, Document, Image, Kind, Option, Text
 from bot.web import build_web_app
+from storage.db import create_engine
 from storage.models import Identity
 from tests import factories as f
+from tests.chatbot import engine_for
 from tests.fakes.wecom_api import Call, FakeWecomAPI
 
 CORP = "wwredshield0001"
@@ -145,7 +146,7 @@ class Wecom:
         await self.adapter.wait_idle()
         return Said(self.api.calls[before:])
 
-    def member(self, userid: str) -> "Member":
+    def member(self, userid: str) -> Member:
         return Member(self, userid)
 
 
@@ -196,9 +197,9 @@ class Member:
 def wecom_config(base, api: FakeWecomAPI, tmp_path, max_photo_mb: int = 1, **wecom):
     settings = dict(corp_id=CORP, agent_id=AGENT, secret=SECRET, token=TOKEN,
                     encoding_aes_key=AES_KEY, api_base_url=api.base_url)
-    return dataclasses.replace(
-        base, wecom=WecomConfig(**{**settings, **wecom}),
-        media=MediaConfig(dir=str(tmp_path / "media"), max_photo_mb=max_photo_mb))
+    return base.model_copy(update={
+        "wecom": WecomConfig(**{**settings, **wecom}),
+        "media": MediaConfig(dir=str(tmp_path / "media"), max_photo_mb=max_photo_mb)})
 
 
 # ---- fixtures
@@ -220,7 +221,7 @@ async def make_wecom(config, api, db, clock, tmp_path):
     async def make(**changes) -> Wecom:
         cfg = wecom_config(config, api, tmp_path, **changes)
         time = FakeTime()
-        adapter = WecomAdapter(cfg, build_engine(cfg, db.sessions, clock),
+        adapter = WecomAdapter(cfg, engine_for(cfg, clock, db.engine),
                                clock=time.monotonic, sleep=time.sleep)
         made.append(Wecom(adapter, api, time, db))
         return made[-1]
@@ -240,7 +241,8 @@ async def bare(api, tmp_path):
     """The adapter without a database, for what it sends on its own (reminders, notices)."""
     cfg = wecom_config(default_config(), api, tmp_path)
     time = FakeTime()
-    adapter = WecomAdapter(cfg, build_engine(cfg, None), clock=time.monotonic, sleep=time.sleep)
+    no_db = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'unused.db'}")  # never connected
+    adapter = WecomAdapter(cfg, engine_for(cfg, None, no_db), clock=time.monotonic, sleep=time.sleep)
     wecom = Wecom(adapter, api, time)
     yield wecom
     await wecom.close()

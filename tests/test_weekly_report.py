@@ -23,7 +23,7 @@ from storage.models import Hazard, Patrol, TeamPatrol, ViolationReport
 from tests import factories as f
 
 SH = ZoneInfo("Asia/Shanghai")
-UTC = dt.timezone.utc
+UTC = dt.UTC
 WEEK = "2026-W47"  # Monday 2026-11-16 00:00 to Monday 2026-11-23 00:00, Shanghai
 LONG_AGO = dt.datetime(2026, 1, 1, tzinfo=UTC)
 t = Translator("zh_CN")

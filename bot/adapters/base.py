@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import math
-from typing import Callable, Protocol
+from collections.abc import Callable
+from typing import Protocol
 
 from starlette.routing import BaseRoute
 

@@ -59,8 +59,10 @@ def parse(line: str, user_id: str) -> Incoming | str:
 
 class ConsoleChat:
     def __init__(self, engine: Engine, user_id: str, out: TextIO = sys.stdout,
-                 files_dir: Path = Path("data/console")):
+                 files_dir: Path = Path("data/console"), outbox: ConsoleOutbox | None = None):
         self.engine = engine
+        if outbox is not None:
+            outbox.chat = self  # notices for other members show in this terminal
         self.user_id = user_id
         self.out = out
         self.files_dir = files_dir
@@ -152,9 +154,9 @@ class ConsoleOutbox:
     pace_overall = None
     pace_per_chat = 0.0
 
-    def __init__(self, chat: ConsoleChat, names: dict[str, str]):
-        self.chat = chat
-        self.names = names  # console user id -> member name
+    def __init__(self, names: dict[str, str] | None = None):
+        self.chat: ConsoleChat | None = None  # the terminal, once a chat is opened in it
+        self.names = names or {}  # console user id -> member name
 
     async def deliver(self, user_id: str, replies: list[Reply]) -> None:
         if user_id != self.chat.user_id:

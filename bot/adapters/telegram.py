@@ -11,8 +11,9 @@ import hmac
 import json
 import logging
 import secrets
+from collections.abc import Awaitable, Callable
 from pathlib import PurePosixPath
-from typing import Any, Awaitable, Callable
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -349,9 +350,9 @@ class TelegramAdapter:
         # Plain text, no parse mode: whatever a user typed is shown as typed.
         pieces = split_text(text, MessageLimit.MAX_TEXT_LENGTH)
         for i, piece in enumerate(pieces):
-            last = i == len(pieces) - 1
-            await self._retrying(lambda: self.app.bot.send_message(
-                chat_id, piece, reply_markup=markup if last else None), idempotent=False)
+            keyboard = markup if i == len(pieces) - 1 else None  # buttons under the last piece
+            await self._retrying(lambda piece=piece, keyboard=keyboard: self.app.bot.send_message(
+                chat_id, piece, reply_markup=keyboard), idempotent=False)
 
     async def _retrying(self, call: Callable[[], Awaitable[Any]], idempotent: bool = True) -> Any:
         """Network trouble is retried with growing pauses; Telegram's refusals are not.

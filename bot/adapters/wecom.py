@@ -11,8 +11,8 @@ rules here.
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import contextlib
+import contextvars
 import hashlib
 import logging
 import mimetypes
@@ -20,8 +20,9 @@ import re
 import secrets
 import time
 from collections import OrderedDict, deque
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
-from typing import Any, Awaitable, Callable
+from typing import Any
 
 import httpx
 import xmltodict

@@ -6,8 +6,8 @@ intents below; handlers see nothing else of a platform.
 from __future__ import annotations
 
 import enum
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Awaitable, Callable
 
 
 class Kind(str, enum.Enum):

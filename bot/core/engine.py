@@ -10,8 +10,8 @@ import copy
 import datetime as dt
 import logging
 import secrets
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
-from typing import Awaitable, Callable
 
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
@@ -28,7 +28,7 @@ log = logging.getLogger("redshield.engine")
 
 
 def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 class Engine:
@@ -38,6 +38,7 @@ class Engine:
         sessions: async_sessionmaker,
         registry: Registry,
         clock: Callable[[], dt.datetime] = utcnow,
+        on_outbox: Callable[[], Awaitable[None]] | None = None,
     ):
         self.config = config
         self.sessions = sessions
@@ -45,8 +46,9 @@ class Engine:
         self.clock = clock
         self.timeout = dt.timedelta(minutes=config.dialog.timeout_minutes)
         self.media = MediaStore(config.media.dir)
-        # Called once a step's notices are committed to the outbox (wakes the deliverer).
-        self.on_outbox: Callable[[], Awaitable[None]] | None = None
+        # Called once a step's notices are committed to the outbox (wakes the deliverer);
+        # wired by bot.bootstrap.
+        self.on_outbox = on_outbox
 
     async def handle(self, msg: Incoming) -> list[Reply]:
         if "\x00" in msg.text or "\x00" in (msg.choice or ""):
@@ -92,7 +94,7 @@ class Engine:
         locale = resolve_locale(member.locale if member else None, msg.language,
                                 self.config.locale.default)
         ctx = Ctx(session=session, msg=msg, config=self.config, now=now, locale=locale,
-                  member=member, dialog=dialog, flows=self.registry.flows)
+                  member=member, dialog=dialog, registry=self.registry)
 
         if dialog and (row.expires_at <= now or ctx.step is None):
             # Too old (or its flow changed in an upgrade): say so, then treat the input afresh.
@@ -135,7 +137,7 @@ class Engine:
         command, args = self.registry.match(msg)
         if command is None and msg.kind is Kind.choice and ctx.dialog:
             if msg.choice == CANCEL_VALUE and msg.token == ctx.dialog.token:
-                command = self.registry.commands["cancel"]
+                command = self.registry.cancel
         if command is not None:
             await self._run_command(ctx, command, args)
         elif (name := self.registry.slash_name(msg)) is not None:
@@ -171,7 +173,7 @@ class Engine:
             param = "" if command.name == "start" else command.name  # see Registry._deep_link
             ctx.send(OpenPrivateChat(t("此功能请在与我的私聊中使用。"), t("打开私聊"), param))
             return
-        if ctx.dialog is not None and command.name not in ("help", "cancel"):
+        if ctx.dialog is not None and not command.keeps_dialog:
             ctx.dialog = None  # a new command replaces an unfinished one
         await command.handler(ctx, _with_args(ctx.msg, args))
 

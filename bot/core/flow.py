@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Awaitable, Callable
+from typing import TYPE_CHECKING, Any
 
 from bot.core.contract import (
     DONE,
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
     from bot.config import Config
+    from bot.core.registry import Registry
     from storage.models import Member
 
 Handler = Callable[["Ctx", Incoming], Awaitable[None]]
@@ -55,30 +57,50 @@ class Command:
     private_only: bool = False
     takes_args: bool = False  # "查询 ABC" is the command with an argument
     listed: bool = True  # shown by /help
+    keeps_dialog: bool = False  # acts on the open question itself (help, cancel) instead of replacing it
+    cancels: bool = False  # what the 取消 button on every question runs
 
 
-@dataclass(frozen=True)
 class Step:
-    name: str
-    accepts: frozenset[Kind]
-    ask: Asker
-    handle: Handler
-    hint: str | None = None  # N_() msgid for wrong input; default by kind
+    """One question of a flow: how it is asked, which kinds of input it takes, and
+    what it does with an answer. Steps are module-level objects, reached by
+    reference (`ctx.goto(ask_grade)`), so a misspelt step fails at import."""
+
+    def __init__(self, flow: Flow, name: str, accepts: frozenset[Kind], ask: Asker,
+                 handle: Handler, hint: str | None = None):
+        self.flow, self.name, self.accepts = flow, name, accepts
+        self.ask, self.handle, self.hint = ask, handle, hint
+
+    async def __call__(self, ctx: Ctx, msg: Incoming) -> None:
+        await self.handle(ctx, msg)
+
+    def __repr__(self) -> str:
+        return f"<Step {self.flow.name}.{self.name}>"
 
 
 class Flow:
-    """A conversation: named steps, the first one asked when it starts."""
+    """A conversation: steps in the order they are declared; the first one is asked
+    when it starts."""
 
     def __init__(self, name: str):
         self.name = name
         self.steps: dict[str, Step] = {}
-        self.first: str | None = None
+        self.first: Step | None = None
 
-    def step(self, name: str, *, accepts: set[Kind], ask: Asker, hint: str | None = None):
-        def register(fn: Handler) -> Handler:
-            self.steps[name] = Step(name, frozenset(accepts), ask, fn, hint)
-            self.first = self.first or name
-            return fn
+    def add(self, name: str, *, accepts: set[Kind], ask: Asker, handle: Handler,
+            hint: str | None = None) -> Step:
+        if name in self.steps:
+            raise ValueError(f"flow {self.name!r} has two steps named {name!r}")
+        step = Step(self, name, frozenset(accepts), ask, handle, hint)
+        self.steps[name] = step
+        self.first = self.first or step
+        return step
+
+    def step(self, *, accepts: set[Kind], ask: Asker, hint: str | None = None,
+             name: str | None = None) -> Callable[[Handler], Step]:
+        """Decorator: the function handles the answer; it becomes the Step, named after it."""
+        def register(fn: Handler) -> Step:
+            return self.add(name or fn.__name__, accepts=accepts, ask=ask, handle=fn, hint=hint)
 
         return register
 
@@ -110,7 +132,7 @@ class Ctx:
         locale: str,
         member: Member | None,
         dialog: Dialog | None,
-        flows: dict[str, Flow],
+        registry: Registry,
     ):
         self.session = session
         self.msg = msg
@@ -120,7 +142,7 @@ class Ctx:
         self.dialog = dialog
         self.replies: list[Reply] = []
         self.notices: list[Notice] = []  # for other members, sent once the step is committed
-        self._flows = flows
+        self.registry = registry  # what else the bot can do (for /help and the like)
         self.set_locale(locale)
 
     def set_locale(self, locale: str) -> None:
@@ -147,20 +169,29 @@ class Ctx:
 
     @property
     def step(self) -> Step | None:
-        flow = self._flows.get(self.dialog.flow) if self.dialog else None
+        flow = self.registry.flows.get(self.dialog.flow) if self.dialog else None
         return flow.steps.get(self.dialog.step) if flow else None
 
     async def start(self, flow: Flow, data: dict[str, Any] | None = None,
-                    at: str | None = None) -> None:
+                    at: Step | None = None) -> None:
         """Open the flow and ask its first question (or the question of step `at`)."""
-        self.dialog = Dialog(flow.name, at or flow.first, new_token(), dict(data or {}))
-        await self.goto(at or flow.first)
+        step = at or flow.first
+        self.dialog = Dialog(flow.name, step.name, new_token(), dict(data or {}))
+        await self.goto(step)
 
-    async def goto(self, step: str) -> None:
+    async def goto(self, step: Step) -> None:
         """Move to `step` and ask its question, with a fresh token for its buttons."""
-        assert self.dialog is not None
-        self.dialog.step = step
+        assert self.dialog is not None, "no dialog is open"
+        if not isinstance(step, Step) or step.flow.name != self.dialog.flow:
+            raise TypeError(f"{step!r} is not a step of the open flow {self.dialog.flow!r}")
+        self.dialog.step = step.name
         self.dialog.token = new_token()
+        await self.ask_again()
+
+    async def reject(self, why: str | None = None) -> None:
+        """Refuse an answer: say why (already translated) and ask the same question again."""
+        if why:
+            self.say(why)
         await self.ask_again()
 
     async def ask_again(self) -> None:
@@ -170,6 +201,12 @@ class Ctx:
         self.dialog.data.pop("_offered", None)
         self.replies.extend(lead)
         self.replies.append(self._stamp(question))
+
+    def offered(self, value: str | None) -> bool:
+        """Whether a tapped value is one the current question offered (buttons can be forged)."""
+        if self.dialog is None or value is None:
+            return False
+        return any(v == value for _, v in self.dialog.data.get("_offered", ()))
 
     def finish(self) -> None:
         self.dialog = None

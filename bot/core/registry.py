@@ -1,9 +1,51 @@
-"""The commands and flows the engine routes to, and how text maps to a command."""
+"""Everything a capability contributes, registered in one place: chat commands and
+flows, what an unprompted photo means, scheduled jobs, operator commands and demo
+data. The runtime reads it; it never imports a capability by name."""
 from __future__ import annotations
 
-from bot.core.contract import Incoming, Kind
+import argparse
+import datetime as dt
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from bot.core.contract import Incoming, Kind, Notice
 from bot.core.flow import Command, Flow, Handler
 from bot.core.i18n import Translator
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from bot.config import Config
+
+# A scheduled job's work: notices to queue, computed in the job's transaction.
+Work = Callable[["AsyncSession", dt.datetime, "Config"], Awaitable[list[Notice]]]
+
+
+@dataclass(frozen=True)
+class Job:
+    name: str
+    trigger: Any  # an APScheduler trigger (see bot.scheduler's weekly / daily / every)
+    work: Work
+    catch_up: bool = True  # run once at start-up if its last time was missed
+
+
+@dataclass(frozen=True)
+class CliCommand:
+    """An operator command of `redshield`, owned by the capability whose data it shows."""
+
+    name: str
+    help: str
+    run: Callable[[Any, argparse.Namespace], Awaitable[int | None]]  # (the App, its arguments)
+    arguments: Callable[[argparse.ArgumentParser], None] | None = None
+
+
+class CliError(Exception):
+    """A problem the operator can fix; printed without a traceback."""
+
+
+# Demo data for an empty database: (session, now, config) -> what the banner may show.
+DemoLoader = Callable[["AsyncSession", dt.datetime, "Config"], Awaitable[dict | None]]
 
 
 class Registry:
@@ -13,6 +55,13 @@ class Registry:
         self._words: dict[str, Command] = {}
         # What a bound member's photo, location... means when no question is open.
         self.unprompted: dict[Kind, Handler] = {}
+        self.cancel: Command | None = None  # what the 取消 button on every question runs
+        self.join_text: str | None = None  # msgid: what a stranger is told (how to join)
+        self.cli_commands: dict[str, CliCommand] = {}
+        self.demo_loaders: list[DemoLoader] = []
+        self.demo_user: str | None = None  # whom the console demo chats as
+        self._jobs: list[Job] = []
+        self._job_sources: list[Callable[[Config], Iterable[Job]]] = []
 
     def command(self, command: Command) -> Command:
         for key in (command.name, *command.words):
@@ -21,6 +70,8 @@ class Registry:
         self.commands[command.name] = command
         for word in command.words:
             self._words[word] = command
+        if command.cancels:
+            self.cancel = command
         return command
 
     def on_unprompted(self, kind: Kind, handler: Handler) -> None:
@@ -33,6 +84,39 @@ class Registry:
             raise ValueError(f"flow {flow.name!r} registered twice")
         self.flows[flow.name] = flow
         return flow
+
+    # ---- scheduled jobs
+
+    def job(self, name: str, trigger: Any, work: Work, *, catch_up: bool = True) -> None:
+        """A job run at `trigger`'s times; `trigger` may be a function of the config."""
+        self._jobs.append(Job(name, trigger, work, catch_up))
+
+    def job_source(self, source: Callable[[Config], Iterable[Job]]) -> None:
+        """Jobs whose number depends on the config (one per configured reminder time)."""
+        self._job_sources.append(source)
+
+    def jobs_for(self, config: Config) -> list[Job]:
+        jobs = [Job(j.name, j.trigger(config) if callable(j.trigger) else j.trigger, j.work,
+                    j.catch_up) for j in self._jobs]
+        for source in self._job_sources:
+            jobs.extend(source(config))
+        names = [j.name for j in jobs]
+        if len(names) != len(set(names)):
+            raise ValueError(f"job names registered twice: {sorted(names)}")
+        return jobs
+
+    # ---- operator commands and demo data
+
+    def cli(self, name: str, help: str, run, arguments=None) -> None:
+        if name in self.cli_commands:
+            raise ValueError(f"operator command {name!r} registered twice")
+        self.cli_commands[name] = CliCommand(name, help, run, arguments)
+
+    def demo(self, loader: DemoLoader, *, user: str | None = None) -> None:
+        """Adds demo data to an empty database; loaders run in registration order.
+        A loader may return {"project": code, "invite": (name, code), "unbound": name}."""
+        self.demo_loaders.append(loader)
+        self.demo_user = user or self.demo_user
 
     def match(self, msg: Incoming) -> tuple[Command | None, str]:
         """The command a message invokes, with its argument text."""
@@ -79,4 +163,5 @@ class Registry:
         return None
 
     def join_line(self, t: Translator) -> str:
-        return t("我是红盾安全巡查助手。加入请向党支部书记索取邀请码，然后发送 /start 邀请码。")
+        assert self.join_text is not None, "no capability registered the join text"
+        return t(self.join_text)

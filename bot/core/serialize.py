@@ -2,8 +2,7 @@
 media store and are referred to by name."""
 from __future__ import annotations
 
-from bot.core.contract import (AskLocation, AskPhoto, Choices, Document, Image, OpenPrivateChat,
-                               Option, Reply, Text)
+from bot.core.contract import AskLocation, AskPhoto, Choices, Document, Image, OpenPrivateChat, Option, Reply, Text
 from storage.media import MediaStore
 
 
@@ -37,7 +36,7 @@ async def load(payload: list[dict], media: MediaStore) -> list[Reply]:
         if kind == "text":
             out.append(Text(item["text"]))
         elif kind == "choices":
-            out.append(Choices(item["prompt"], tuple(Option(l, v) for l, v in item["options"]),
+            out.append(Choices(item["prompt"], tuple(Option(label, v) for label, v in item["options"]),
                                item.get("token", "")))
         elif kind == "image":
             out.append(Image(await media.read(item["media"]), item["caption"], item["filename"]))

@@ -465,6 +465,29 @@ async def apply_directory(
     Run it inside the caller's transaction: when a name does not resolve it
     raises ImportProblems before writing anything.
     """
+    known = await _known(session, directory)
+    problems = _resolve(directory, set(known.projects), set(known.zones), known.holders)
+    if problems:
+        raise ImportProblems(directory.filename, problems)
+    result = ImportResult()
+    await _upsert_projects(session, directory, known, result)
+    await _upsert_zones(session, directory, known, result)
+    imported = await _upsert_members(session, directory, known, result, now)
+    await _invite(session, imported, result, now, invite_ttl_days)
+    return result
+
+
+@dataclass
+class _Known:
+    """What the database already holds of the projects the file names, by natural key."""
+
+    projects: dict[str, Project]  # code
+    zones: dict[tuple[str, str], Zone]  # (project code, zone name)
+    members: dict[tuple[str, str], Member]  # (project code, member name)
+    holders: dict[str, tuple[str, str]]  # wecom_userid -> (project code, member name)
+
+
+async def _known(session: AsyncSession, directory: Directory) -> _Known:
     codes = ({p.code for p in directory.projects} | {z.project for z in directory.zones}
              | {m.project for m in directory.members})
     projects = {p.code: p for p in await _rows_in(session, sa.select(Project), Project.code, codes)}
@@ -478,31 +501,31 @@ async def apply_directory(
         session, sa.select(Member.wecom_userid, Project.code, Member.name).join(Project),
         Member.wecom_userid, {m.wecom_userid for m in directory.members if m.wecom_userid},
         whole_rows=True)}
+    return _Known(projects, zones, members, holders)
 
-    problems = _resolve(directory, set(projects), set(zones), holders)
-    if problems:
-        raise ImportProblems(directory.filename, problems)
 
-    result = ImportResult()
+async def _upsert_projects(session, directory: Directory, known: _Known, result: ImportResult) -> None:
     for row in directory.projects:
-        project = projects.get(row.code)
+        project = known.projects.get(row.code)
         if project is None:
-            projects[row.code] = Project(code=row.code, name=row.name, branch=row.branch)
-            session.add(projects[row.code])
+            known.projects[row.code] = Project(code=row.code, name=row.name, branch=row.branch)
+            session.add(known.projects[row.code])
             result.projects_created += 1
         elif (project.name, project.branch) != (row.name, row.branch):
             project.name, project.branch = row.name, row.branch
             result.projects_updated += 1
     await session.flush()
 
+
+async def _upsert_zones(session, directory: Directory, known: _Known, result: ImportResult) -> None:
     for row in directory.zones:
-        zone = zones.get((row.project, row.name))
+        zone = known.zones.get((row.project, row.name))
         wanted = dict(kind=row.kind, latitude=row.latitude, longitude=row.longitude,
                       radius_m=row.radius)
         if zone is None:
-            zones[(row.project, row.name)] = Zone(project_id=projects[row.project].id,
-                                                  name=row.name, **wanted)
-            session.add(zones[(row.project, row.name)])
+            zone = Zone(project_id=known.projects[row.project].id, name=row.name, **wanted)
+            known.zones[(row.project, row.name)] = zone
+            session.add(zone)
             result.zones_created += 1
         elif any(getattr(zone, k) != v for k, v in wanted.items()):
             for k, v in wanted.items():
@@ -510,10 +533,13 @@ async def apply_directory(
             result.zones_updated += 1
     await session.flush()
 
+
+async def _upsert_members(session, directory: Directory, known: _Known, result: ImportResult,
+                          now: dt.datetime) -> list[tuple[MemberRow, Member]]:
     # A wecom_userid may move between two members of the file: free it first, as
     # the database checks uniqueness statement by statement.
     moving = [m for row in directory.members
-              if (m := members.get((row.project, row.name))) is not None
+              if (m := known.members.get((row.project, row.name))) is not None
               and m.wecom_userid is not None and m.wecom_userid != row.wecom_userid]
     for member in moving:
         member.wecom_userid = None
@@ -522,22 +548,20 @@ async def apply_directory(
 
     imported: list[tuple[MemberRow, Member]] = []
     for row in directory.members:
-        wanted_zones = sorted((zones[(row.project, z)] for z in row.zones), key=lambda z: z.id)
-        member = members.get((row.project, row.name))
+        wanted_zones = sorted((known.zones[(row.project, z)] for z in row.zones), key=lambda z: z.id)
+        member = known.members.get((row.project, row.name))
         if member is None:
-            member = Member(project_id=projects[row.project].id, name=row.name, active=row.active,
-                            leave_until=row.leave_until, wecom_userid=row.wecom_userid,
-                            joined_at=now, roles=[MemberRole(role=r) for r in row.roles],
-                            zones=wanted_zones)
+            member = Member(project_id=known.projects[row.project].id, name=row.name,
+                            active=row.active, leave_until=row.leave_until,
+                            wecom_userid=row.wecom_userid, joined_at=now,
+                            roles=[MemberRole(role=r) for r in row.roles], zones=wanted_zones)
             session.add(member)
             result.members_created += 1
         elif _update_member(member, row, wanted_zones):
             result.members_updated += 1
         imported.append((row, member))
     await session.flush()
-
-    await _invite(session, imported, result, now, invite_ttl_days)
-    return result
+    return imported
 
 
 async def _rows_in(session: AsyncSession, stmt, column, values, *, whole_rows: bool = False):

@@ -1,4 +1,4 @@
-"""What the hazard steps share: labels, who may do what, the notice PDF."""
+"""What the hazard views and steps share: labels, numbers, the summary, the notice PDF."""
 from __future__ import annotations
 
 import datetime as dt
@@ -8,7 +8,7 @@ from bot.core.contract import Document
 from bot.core.i18n import N_, Translator
 from handlers.hazard.pdf import render_notice
 from storage.media import MediaStore
-from storage.models import Hazard, HazardStatus, Member
+from storage.models import Hazard, HazardStatus
 
 # JGJ 59-2011's summary table, and 其他.
 CATEGORIES = (N_("安全管理"), N_("文明施工"), N_("脚手架"), N_("基坑工程"), N_("模板支架"),
@@ -16,12 +16,11 @@ CATEGORIES = (N_("安全管理"), N_("文明施工"), N_("脚手架"), N_("基�
               N_("塔式起重机与起重吊装"), N_("施工机具"), N_("其他"))
 GRADES = {"general": N_("一般隐患"), "major": N_("重大隐患")}
 STATUS = {
-    HazardStatus.open.value: N_("待整改"),
-    HazardStatus.rectifying.value: N_("整改中"),
-    HazardStatus.review.value: N_("待复查"),
-    HazardStatus.closed.value: N_("已销项"),
+    HazardStatus.open: N_("待整改"),
+    HazardStatus.rectifying: N_("整改中"),
+    HazardStatus.review: N_("待复查"),
+    HazardStatus.closed: N_("已销项"),
 }
-CLOSERS_OF_MAJOR = frozenset({"safety_officer", "secretary"})
 
 
 def ref(hazard: Hazard) -> str:
@@ -39,26 +38,9 @@ def parse_ref(text: str, this_year: int) -> tuple[int, int] | None:
     return int(m.group(1) or this_year), int(m.group(2))
 
 
-def can_rectify(member: Member, hazard: Hazard) -> bool:
-    if hazard.assignee_id is not None:
-        return member.id == hazard.assignee_id
-    # A crew named in text has no account: the finder or an officer records for it.
-    return member.id == hazard.reporter_id or bool(member.role_names & CLOSERS_OF_MAJOR)
-
-
-def can_recheck(member: Member, hazard: Hazard) -> bool:
-    """Never the assignee nor whoever recorded the rectification; a 重大隐患 only by
-    the safety officers and the secretary."""
-    if member.id in (hazard.assignee_id, hazard.rectified_by_id):
-        return False
-    if hazard.grade == "major":
-        return bool(member.role_names & CLOSERS_OF_MAJOR)
-    return member.id == hazard.reporter_id or "safety_officer" in member.role_names
-
-
 def deadline_text(t: Translator, hazard: Hazard, today: dt.date) -> str:
     text = hazard.deadline.isoformat()
-    if hazard.status != HazardStatus.closed.value and hazard.deadline < today:
+    if hazard.status != HazardStatus.closed and hazard.deadline < today:
         text += " " + t("（已超期 {days} 天）").format(days=(today - hazard.deadline).days)
     return text
 
@@ -94,7 +76,7 @@ async def notice_pdf(t: Translator, hazard: Hazard, media: MediaStore, tz) -> Do
     ]
     before = [await media.read(p.media_name) for p in hazard.photos if p.stage == "before"]
     after_fields, after = None, None
-    if hazard.status == HazardStatus.closed.value:
+    if hazard.status == HazardStatus.closed:
         after_fields = [
             (t("整改措施"), hazard.measures or "—"),
             (t("整改完成"), hazard.rectified_at.astimezone(tz).strftime("%Y-%m-%d %H:%M")
@@ -108,3 +90,7 @@ async def notice_pdf(t: Translator, hazard: Hazard, media: MediaStore, tz) -> Do
                          footer=t("{branch} · 红盾行动").format(branch=hazard.project.branch))
     return Document(data, f"hazard-{hazard.year}-{hazard.number:04d}.pdf",
                     caption=hazard.notice_number)
+
+
+def media(ctx) -> MediaStore:
+    return MediaStore(ctx.config.media.dir)

@@ -9,12 +9,12 @@ import hmac
 from bot.core.i18n import N_
 from handlers import codes
 from storage import violations as store
+from storage.models import ViolationStatus
 
 RECEIPT_LENGTH = 12
 KINDS = (N_("未戴安全帽"), N_("未系安全带"), N_("违章作业"), N_("违章指挥"), N_("酒后作业"), N_("其他"))
-STATUS = {"new": N_("待处理"), "confirmed": N_("属实，已处理"), "unfounded": N_("经核查不属实"),
-          "hazard": N_("已转为隐患整改")}
-VIEWERS = frozenset({"safety_officer", "secretary"})
+STATUS = {ViolationStatus.new: N_("待处理"), ViolationStatus.confirmed: N_("属实，已处理"),
+          ViolationStatus.unfounded: N_("经核查不属实"), ViolationStatus.hazard: N_("已转为隐患整改")}
 _SALT = b"redshield/receipt/v1"
 
 

@@ -87,7 +87,7 @@ class FakeBotAPI:
             self._new_call.clear()
             try:
                 await asyncio.wait_for(self._new_call.wait(), remaining)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
         return self.sent(method)
 

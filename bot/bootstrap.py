@@ -1,0 +1,126 @@
+"""The composition root: `bootstrap(config, clock)` wires the registry (with the
+capability plugins the config names), the engine, the delivery worker, the
+scheduler and the adapters. `run`, `chat`, the operator commands, the tests'
+chat harness and the benchmarks all start from it; nothing else wires parts
+together."""
+from __future__ import annotations
+
+import datetime as dt
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Literal
+
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+
+from bot.adapters.base import Adapter
+from bot.config import Config
+from bot.core.engine import Engine, utcnow
+from bot.core.registry import Registry
+from bot.delivery import Deliverer
+from bot.scheduler import Scheduler, runtime_jobs
+from storage.db import create_engine, session_factory, upgrade
+
+# How notices a step queued reach people:
+#   background: the delivery worker is woken (`run` with the scheduler role);
+#   inline: delivered before the step's reply returns (console, tests);
+#   none: left in the outbox for the scheduler process (a web-only worker).
+Delivery = Literal["background", "inline", "none"]
+
+
+def load_plugins(registry: Registry, names: tuple[str, ...] | list[str]) -> Registry:
+    """Each plugin package exposes `register(registry)`, which registers everything it owns."""
+    for name in names:
+        module = importlib.import_module(name)
+        register = getattr(module, "register", None)
+        if register is None:
+            raise RuntimeError(f"plugin {name!r} has no register(registry) function")
+        register(registry)
+    return registry
+
+
+def platform_adapters(config: Config, engine: Engine) -> list[Adapter]:
+    """An adapter for each chat platform the config sets up (imported only then)."""
+    adapters: list[Adapter] = []
+    if config.telegram_enabled:
+        from bot.adapters.telegram import TelegramAdapter
+
+        adapters.append(TelegramAdapter(config, engine))
+    if config.wecom_enabled:
+        from bot.adapters.wecom import WecomAdapter
+
+        adapters.append(WecomAdapter(config, engine))
+    return adapters
+
+
+@dataclass
+class App:
+    config: Config
+    clock: Callable[[], dt.datetime]
+    db: AsyncEngine
+    sessions: async_sessionmaker
+    registry: Registry
+    engine: Engine
+    adapters: list[Adapter]
+    deliverer: Deliverer
+    scheduler: Scheduler
+    _owns_db: bool = field(default=True, repr=False)
+    _migrated: bool = field(default=False, repr=False)
+
+    async def open(self) -> async_sessionmaker:
+        """Create or migrate the database (once), then hand out sessions."""
+        if not self._migrated:
+            schema = self.config.database.schema or None
+            await upgrade(self.config.database.url, schema=schema)
+            self._migrated = True
+        return self.sessions
+
+    async def run_now(self, name: str, work) -> tuple[int, int | None]:
+        """Run a job's work once, now, and send what it queued through the configured
+        platforms: (messages queued, messages handled; None when no platform is set up
+        and they wait in the outbox for `redshield run`)."""
+        queued = await self.scheduler.run(name, work)
+        await self.scheduler.release()
+        if not self.adapters:
+            return queued, None
+        for adapter in self.adapters:
+            await adapter.start()
+        try:
+            return queued, await self.deliverer.run_once()
+        finally:
+            for adapter in self.adapters:
+                await adapter.stop()
+
+    async def close(self) -> None:
+        if self._owns_db:
+            await self.db.dispose()
+
+
+def bootstrap(config: Config, clock: Callable[[], dt.datetime] = utcnow, *,
+              db: AsyncEngine | None = None, registry: Registry | None = None,
+              targets: list | None = None, delivery: Delivery = "background") -> App:
+    """Everything one process needs, wired. `db` shares an engine the caller owns (tests);
+    `registry` replaces the configured plugins; `targets` replaces the platform adapters
+    as the places notices are delivered to (the console, a test inbox)."""
+    owns_db = db is None
+    if db is None:
+        db = create_engine(config.database.url, schema=config.database.schema or None)
+    sessions = session_factory(db)
+    registry = registry or load_plugins(Registry(), config.bot.plugins)
+    engine = Engine(config, sessions, registry, clock)
+    adapters = platform_adapters(config, engine) if targets is None else list(targets)
+    deliverer = Deliverer(sessions, adapters, engine.media, clock=clock)
+    if delivery == "inline":
+        async def deliver_now() -> None:
+            await deliverer.run_once()
+
+        engine.on_outbox = deliver_now
+    elif delivery == "background":
+        async def wake() -> None:
+            deliverer.wake.set()
+
+        engine.on_outbox = wake
+    jobs = registry.jobs_for(config) + runtime_jobs(config)
+    scheduler = Scheduler(config, db, sessions, engine, jobs, clock=clock)
+    return App(config, clock, db, sessions, registry, engine, adapters, deliverer, scheduler,
+               _owns_db=owns_db)
