@@ -96,6 +96,10 @@ class Engine:
         ctx = Ctx(session=session, msg=msg, config=self.config, now=now, locale=locale,
                   member=member, dialog=dialog, registry=self.registry)
 
+        if member is not None and member.active:
+            for hook in self.registry.message_hooks:
+                await hook(ctx)
+
         if dialog and (row.expires_at <= now or ctx.step is None):
             # Too old (or its flow changed in an upgrade): say so, then treat the input afresh.
             ctx.dialog = None

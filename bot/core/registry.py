@@ -55,6 +55,8 @@ class Registry:
         self._words: dict[str, Command] = {}
         # What a bound member's photo, location... means when no question is open.
         self.unprompted: dict[Kind, Handler] = {}
+        # Called for every message of a bound, active member before it is routed.
+        self.message_hooks: list[Callable[[Any], Awaitable[None]]] = []
         self.cancel: Command | None = None  # what the 取消 button on every question runs
         self.join_text: str | None = None  # msgid: what a stranger is told (how to join)
         self.cli_commands: dict[str, CliCommand] = {}
@@ -78,6 +80,11 @@ class Registry:
         if kind in self.unprompted:
             raise ValueError(f"a handler for unprompted {kind.value} is registered already")
         self.unprompted[kind] = handler
+
+    def on_message(self, hook: Callable[[Any], Awaitable[None]]) -> None:
+        """`hook(ctx)` sees every message a bound, active member sends (a sign of life),
+        in the message's transaction, before it is routed. Keep it to one cheap query."""
+        self.message_hooks.append(hook)
 
     def flow(self, flow: Flow) -> Flow:
         if flow.name in self.flows:
