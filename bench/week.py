@@ -77,7 +77,7 @@ class DataSet:
     @property
     def fingerprint(self) -> int:
         """Marks a SQLite file whose build finished (PRAGMA user_version)."""
-        key = f"{self.members}/{self.projects}/{self.seed}/{PATROLS_PER_MEMBER}/{YEAR}"
+        key = f"{self.members}/{self.projects}/{self.seed}/{PATROLS_PER_MEMBER}/{YEAR}/credit"
         return int.from_bytes(hashlib.sha256(key.encode()).digest()[:4], "big") >> 1 or 1
 
     def project_of(self, member_id: int) -> int:
@@ -153,8 +153,12 @@ class DataSet:
                              round(lat + rng.uniform(-0.002, 0.002), 6),
                              round(lon + rng.uniform(-0.002, 0.002), 6))
                 note = "补录：手机没电" if logged and rng.random() < 0.5 else None
+                # Credit (migration 0006): an auto-closed patrol counts up to its last sign
+                # of life; off-site ones were accepted, but in the last two weeks' some wait.
+                credited = start + dt.timedelta(minutes=45) if auto else None
+                accepted = (None if w >= 50 else True) if off_site else None
                 week.append([m, project, zone, start, end, *where, off_site, logged, auto,
-                             note, created])
+                             note, created, None, credited, accepted, None, None])
             week.sort(key=lambda row: row[3])
             for row in week:
                 pid += 1

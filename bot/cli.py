@@ -170,7 +170,9 @@ async def cmd_wecom_menu(config: Config, registry: Registry, args) -> int:
 
 
 async def cmd_run(config: Config, registry: Registry, args) -> int:
-    if config.telegram_enabled or config.wecom_enabled:
+    # The console demo stands in only for a whole bot without a platform: a scheduler or
+    # web role runs as asked (the scheduler still reminds and delivers once one is set up).
+    if config.telegram_enabled or config.wecom_enabled or args.role != "all":
         from bot.runner import serve
 
         await serve(config, registry, role=args.role, port=args.port)

@@ -373,6 +373,12 @@ class PracticeConfig(_Section):
     violation_notify_delay_minutes: Positive = 30
     violation_daily_limit: Positive = 5
     violation_retention_days: Positive = 365
+    # What a forgotten patrol (closed at max_patrol_minutes) counts: the time up to the
+    # member's last sign of life (a message, photo or location), or the whole cap.
+    forgotten_credit: Literal["last_seen", "cap"] = "last_seen"
+    # When a patrol started outside its zone's geofence counts: once a safety officer
+    # accepts it, or always (flagged only).
+    off_site_credit: Literal["accepted", "always"] = "accepted"
 
 
 class ScheduleConfig(_Section):

@@ -6,7 +6,7 @@ from bot.core.flow import Command, Ctx
 from bot.core.i18n import N_
 from bot.core.registry import Registry
 
-SHORTCUTS = ("patrol", "hazard", "me", "report", "team", "week", "overdue", "log", "track")
+SHORTCUTS = ("patrol", "hazard", "rectify", "me", "report", "team", "week", "overdue", "log", "track")
 
 
 def available(ctx: Ctx) -> list[Command]:
@@ -18,7 +18,8 @@ def available(ctx: Ctx) -> list[Command]:
                 if c.listed and c.public and c.name not in ("help", "cancel")]
     roles = member.role_names
     return [c for c in registry.commands.values()
-            if c.listed and (c.roles is None or c.roles & roles)]
+            if c.listed and (c.roles is None or c.roles & roles)
+            and (c.shown_to is None or c.shown_to & roles)]
 
 
 def help_reply(ctx: Ctx) -> Reply:
@@ -37,9 +38,9 @@ def help_reply(ctx: Ctx) -> Reply:
 
 def register(registry: Registry) -> None:
     """Last of all: help and cancel close the list /help shows."""
-    registry.command(Command("help", show_help, N_("查看帮助"), words=("帮助",), public=True,
+    registry.command(Command("help", show_help, N_("查看帮助"), words=(N_("帮助"),), public=True,
                              keeps_dialog=True))
-    registry.command(Command("cancel", cancel, N_("取消当前操作"), words=("取消",), public=True,
+    registry.command(Command("cancel", cancel, N_("取消当前操作"), words=(N_("取消"),), public=True,
                              keeps_dialog=True, cancels=True))
 
 

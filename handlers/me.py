@@ -6,10 +6,12 @@ from bot.core.flow import Command, Ctx, Flow
 from bot.core.i18n import N_, SUPPORTED
 from bot.core.registry import Registry
 from bot.core.steps import pick_one
+from handlers import roles
 from handlers.hazard.views import my_hazards
 from handlers.labels import LANGUAGE_NAMES, ZONE_KIND_LABELS, duration_text, roles_text
-from handlers.patrol.progress import progress_text, week_standing
-from handlers.weeks import member_weeks, required_minutes, week_of
+from handlers.leave import my_leave
+from handlers.patrol.progress import standing, standing_text
+from handlers.weeks import member_weeks, week_of
 from storage import patrols as patrol_store
 
 
@@ -22,46 +24,49 @@ def profile_text(ctx: Ctx) -> str:
         t("责任区：{zones}").format(zones=zones or t("未分配")),
         t("语言：{language}").format(language=LANGUAGE_NAMES[ctx.locale]),
     ]
-    if m.leave_until is not None:
-        lines.append(t("请假至：{date}").format(date=m.leave_until.isoformat()))
     return "\n".join(lines)
 
 
 async def patrol_summary(ctx: Ctx) -> str:
-    """This week's progress, the open patrol, and the last four weeks."""
+    """This week's progress (🏖 when on leave), the open patrol, and the last four weeks."""
     t = ctx.t
-    done, owed = await week_standing(ctx)
-    lines = [progress_text(t, done, owed)]
-    required = ctx.config.practice.personal_minutes
+    mine = await standing(ctx)
+    lines = [standing_text(t, mine)]
     open_ = await patrol_store.open_patrol(ctx.session, ctx.member.id)
     if open_ is not None:
         elapsed = int((ctx.now - open_.started_at).total_seconds() // 60)
         lines.append(t("进行中的巡查：{time} 开始，已 {elapsed}。").format(
             time=open_.started_at.astimezone(ctx.config.tz).strftime("%H:%M"),
             elapsed=duration_text(t, elapsed)))
-    elif done < owed:
-        lines.append(t("还差 {left}。").format(left=duration_text(t, owed - done)))
+    elif mine.minutes < mine.required:
+        lines.append(t("还差 {left}。").format(left=duration_text(t, mine.required - mine.minutes)))
     weeks, week = [], week_of(ctx.now, ctx.config.tz)
     for _ in range(4):
         week = week.previous()
         weeks.append(week)
-    history = await member_weeks(ctx.session, ctx.member.id, weeks)
+    practice = ctx.config.practice
+    history = await member_weeks(ctx.session, ctx.member, weeks, practice.personal_minutes,
+                                 practice.off_site_credit)
     lines.append(t("前四周："))
-    for w, minutes in zip(weeks, history):
-        mark = "✅" if minutes >= required_minutes(required, ctx.member.joined_at, w) else "❌"
-        if ctx.member.joined_at >= w.end:
-            mark = "—"
-        lines.append(f"  {w.start.month}-{w.start.day:02d} {mark} {duration_text(t, minutes)}")
+    for w, past in zip(weeks, history):
+        if not past.joined:
+            mark = "—"  # before they joined: nothing owed, nothing to show
+        elif past.away:
+            mark = t("🏖 请假")
+        else:
+            mark = ("✅" if past.minutes >= past.required else "❌") + " " + \
+                duration_text(t, past.minutes)
+        lines.append(f"  {w.start.month}-{w.start.day:02d} {mark}")
     return "\n".join(lines)
 
 
-lang_flow = Flow("lang")
+lang_flow = Flow("lang", N_("语言设置"))
 
 
 def register(registry: Registry) -> None:
     registry.flow(lang_flow)
-    registry.command(Command("me", me, N_("我的信息"), words=("我的",)))
-    registry.command(Command("lang", language, N_("切换语言"), words=("语言", "language")))
+    registry.command(Command("me", me, N_("我的信息"), words=(N_("我的"),)))
+    registry.command(Command("lang", language, N_("切换语言"), words=(N_("语言"), "language")))
 
 
 async def ask_language(ctx: Ctx) -> Choices:
@@ -78,7 +83,9 @@ async def pick(ctx: Ctx, code: str) -> None:
 
 
 async def me(ctx: Ctx, msg: Incoming) -> None:
-    parts = [profile_text(ctx), await patrol_summary(ctx), await my_hazards(ctx)]
+    # The 2+2 is the Party members' practice: a worker or a crew lead sees their hazards only.
+    patrols = await patrol_summary(ctx) if roles.has(ctx.member, roles.MEMBER) else None
+    parts = [profile_text(ctx), await my_leave(ctx), patrols, await my_hazards(ctx)]
     ctx.say("\n\n".join(p for p in parts if p))
 
 

@@ -15,7 +15,7 @@ from storage.directory import get_member
 
 JOIN = N_("我是红盾安全巡查助手。加入请向党支部书记索取邀请码，然后发送 /start 邀请码。")
 
-bind = Flow("bind")
+bind = Flow("bind", N_("账号绑定"))
 
 
 def register(registry: Registry) -> None:
@@ -27,7 +27,9 @@ def register(registry: Registry) -> None:
 
 async def start(ctx: Ctx, msg: Incoming) -> None:
     typed = msg.text.strip()
-    if typed:
+    if ctx.member is not None and typed:
+        await bound_already(ctx, typed)
+    elif typed:
         await redeem(ctx, typed)
     elif ctx.member is not None:
         ctx.say(ctx.t("您好，{name}！").format(name=ctx.member.name))
@@ -35,6 +37,21 @@ async def start(ctx: Ctx, msg: Incoming) -> None:
     else:
         ctx.say(ctx.registry.join_line(ctx.t))
         await ctx.start(bind)
+
+
+async def bound_already(ctx: Ctx, typed: str) -> None:
+    """A bound member sends a code again (an old message, a colleague's code): they are
+    told as whom they are bound, not that the code is used."""
+    t = ctx.t
+    result = await invites.redeem(
+        ctx.session, typed, platform=ctx.msg.platform, external_id=ctx.msg.user_id, now=ctx.now,
+        max_failures=ctx.config.invites.max_failed_attempts,
+        window=dt.timedelta(minutes=ctx.config.invites.attempt_window_minutes))
+    if result.outcome is Outcome.bound_to_other:
+        ctx.say(t("这个账号已绑定其他成员。如需更换，请联系党支部书记。"))
+    ctx.say(t("您的账号已绑定为 {name}（{project}），无需邀请码。如需更换，请联系党支部书记。")
+            .format(name=ctx.member.name, project=ctx.member.project.name))
+    ctx.send(help_.help_reply(ctx))
 
 
 async def ask_code(ctx: Ctx) -> Text:

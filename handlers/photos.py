@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import logging
 import warnings
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
@@ -16,6 +17,7 @@ from bot.core.i18n import N_
 from storage.media import MediaStore
 
 T = TypeVar("T")
+log = logging.getLogger("redshield.photos")
 
 MAX_PIXELS = 60_000_000  # beyond this a "photo" is a decompression bomb, not a photo
 MAX_PHOTOS = 9  # per report: a phone's photo picker sends at most nine at once
@@ -123,24 +125,72 @@ async def keep_anonymous(ctx: Ctx, msg: Incoming, already: int) -> str | None:
     return await MediaStore(ctx.config.media.dir).save(clean, ".jpg")
 
 
-Keeper = Callable[[Ctx, Incoming, int], "Awaitable[object | None]"]
+async def keep_recording(ctx: Ctx, msg: Incoming, already: int) -> dict | None:
+    """A voice note or video kept as evidence beside the photos, under its own name."""
+    t = ctx.t
+    if already >= MAX_PHOTOS:
+        ctx.say(t("最多 {n} 个附件，请点“完成”。").format(n=MAX_PHOTOS))
+        return None
+    try:
+        data = await msg.media.read()
+    except Exception:  # fetched from the platform only now: too large, expired, network
+        log.warning("a %s could not be fetched", msg.kind.value)
+        ctx.say(t("语音或视频没有收到（可能太大），请重新发送，或改用文字和照片。"))
+        return None
+    suffix = "." + msg.media.filename.rsplit(".", 1)[-1] if msg.media.filename else ".bin"
+    kind = "voice" if msg.kind is Kind.voice else "video"
+    name = await MediaStore(ctx.config.media.dir).save(data, suffix)
+    return {"name": name, "evidence": {"kind": kind, "sha256": hashlib.sha256(data).hexdigest(),
+                                       "bytes": len(data)}}
+
+
+async def keep_evidence_or_recording(ctx: Ctx, msg: Incoming, already: int) -> dict | None:
+    if msg.kind in (Kind.voice, Kind.video):
+        return await keep_recording(ctx, msg, already)
+    return await keep_evidence(ctx, msg, already)
+
+
+def is_recording(item: dict) -> bool:
+    return item.get("evidence", {}).get("kind") in ("voice", "video")
+
+
+def recordings_text(t, kinds: list[str]) -> str:
+    """附语音 1 条、附视频 1 条 (empty when there is none)."""
+    parts = []
+    if n := kinds.count("voice"):
+        parts.append(t("附语音 {n} 条").format(n=n))
+    if n := kinds.count("video"):
+        parts.append(t("附视频 {n} 条").format(n=n))
+    return t("、").join(parts)
+
+
+Keeper = Callable[[Ctx, Incoming, int], Awaitable[object | None]]
 
 
 def collect_photos(flow: Flow, first: str, *, keep: Keeper, required: str | None,
-                   key: str = "photos", name: str | None = None):
+                   key: str = "photos", name: str | None = None, recordings: bool = False):
     """Photos 1..MAX_PHOTOS, then 完成. `first` is the first prompt (msgid); `required`
     is said when 完成 comes with no photo, or None when photos are optional (跳过).
+    With `recordings`, voice notes and videos are kept too (`keep` takes them).
     The handler gets the list kept in ctx.data[key]."""
 
     async def ask(ctx: Ctx) -> AskPhoto:
-        n = len(ctx.data.get(key, []))
-        prompt = ctx.t(first) if n == 0 else ctx.t("已收到 {n} 张照片。继续发送，或点“完成”。").format(n=n)
-        return AskPhoto(prompt, many=True, skippable=required is None and n == 0)
+        kept = ctx.data.get(key, [])
+        if not kept:
+            return AskPhoto(ctx.t(first), many=True, skippable=required is None)
+        photos = [p for p in kept if not (isinstance(p, dict) and is_recording(p))]
+        attached = recordings_text(ctx.t, [p["evidence"]["kind"] for p in kept
+                                           if isinstance(p, dict) and is_recording(p)])
+        prompt = ctx.t("已收到 {n} 张照片。继续发送，或点“完成”。").format(n=len(photos))
+        if attached:
+            prompt = ctx.t("已收到 {n} 张照片、{attached}。继续发送，或点“完成”。").format(
+                n=len(photos), attached=attached)
+        return AskPhoto(prompt, many=True)
 
     def make(then) -> Step:
         async def handle(ctx: Ctx, msg: Incoming) -> None:
             photos = ctx.data.setdefault(key, [])
-            if msg.kind is Kind.photo:
+            if msg.kind in (Kind.photo, Kind.voice, Kind.video):
                 kept = await keep(ctx, msg, len(photos))
                 if kept is not None:
                     photos.append(kept)
@@ -149,8 +199,8 @@ def collect_photos(flow: Flow, first: str, *, keep: Keeper, required: str | None
                 return await then(ctx, photos)
             await ctx.reject(ctx.t(required) if required else None)
 
-        return flow.add(name or then.__name__, accepts={Kind.photo, Kind.choice}, ask=ask,
-                        handle=handle)
+        accepts = {Kind.photo, Kind.choice} | ({Kind.voice, Kind.video} if recordings else set())
+        return flow.add(name or then.__name__, accepts=accepts, ask=ask, handle=handle)
 
     return make
 

@@ -14,9 +14,10 @@ from bot.core.contract import Choices, Notice, Option
 from bot.core.registry import Job, Registry
 from bot.scheduler import slot_name, weekly
 from handlers.labels import duration_text
+from handlers.leave import on_leave
 from handlers.notices import translator_for
 from handlers.weeks import progress_bar, project_weeks, week_of
-from storage.models import LeaveRequest, LeaveStatus, Member
+from storage.models import Member
 
 
 def register(registry: Registry) -> None:
@@ -52,26 +53,13 @@ class Decision:
     reason: str  # short: met | short | on_leave | inactive
 
 
-async def on_leave(session, today: dt.date) -> dict[int, dt.date]:
-    """member id -> last day of leave, for members on leave today (import or approved)."""
-    away: dict[int, dt.date] = {}
-    rows = await session.execute(sa.select(Member.id, Member.leave_until)
-                                 .where(Member.leave_until >= today))
-    for member_id, until in rows:
-        away[member_id] = until
-    rows = await session.execute(sa.select(LeaveRequest.member_id, LeaveRequest.until).where(
-        LeaveRequest.status == LeaveStatus.approved, LeaveRequest.start <= today, LeaveRequest.until >= today))
-    for member_id, until in rows:
-        away[member_id] = max(until, away.get(member_id, until))
-    return away
-
-
 async def personal_decisions(session, now: dt.datetime, config) -> list[Decision]:
     """Every Party member, with whether they are reminded and why (for `remind --dry-run`).
     Inactive members are not in the week's table at all; the totals query covers the rest."""
     week = week_of(now, config.tz)
     practice = config.practice
-    weeks = await project_weeks(session, week, practice.personal_minutes, practice.team_minutes)
+    weeks = await project_weeks(session, week, practice.personal_minutes, practice.team_minutes,
+                                off_site_rule=practice.off_site_credit)
     away = await on_leave(session, now.astimezone(config.tz).date())
     out = []
     for pw in weeks.values():

@@ -1,5 +1,6 @@
 """/team (团队巡查): the vanguard team's whole-site patrol, started by its leader or
-the branch secretary, joined by members with a tap (in the group chat too).
+the branch secretary, joined by members with a tap (in the group chat too, or on
+the notice each member of the vanguard team gets when it starts).
 It counts once for the project, in wall-clock time."""
 from __future__ import annotations
 
@@ -13,24 +14,25 @@ from bot.core.i18n import N_
 from bot.core.registry import Registry
 from bot.core.steps import pick_one
 from bot.scheduler import every, weekly
-from handlers import roles
+from handlers import people, roles
 from handlers.labels import duration_text
 from handlers.notices import translator_for
 from handlers.patrol.progress import minutes_between
 from handlers.weeks import progress_bar, project_weeks, week_of
 from storage import patrols as store
+from storage.directory import members_with_roles
 from storage.models import Member, MemberRole, TeamPatrol, TeamPatrolMember
 
-start_flow = Flow("team_start")
-add_flow = Flow("team_add")
+start_flow = Flow("team_start", N_("团队巡查"))
+add_flow = Flow("team_add", N_("添加队员"))
 DONE = "done"
 
 
 def register(registry: Registry) -> None:
     registry.flow(start_flow)
     registry.flow(add_flow)
-    registry.command(Command("team", team_command, N_("团队巡查"), words=("团队巡查",),
-                             takes_args=True))
+    registry.command(Command("team", team_command, N_("团队巡查"), words=(N_("团队巡查"),),
+                             takes_args=True, roles=roles.PATROLLERS))
     registry.job("remind_team", lambda config: weekly(config.schedule.team_reminder, config.tz),
                  team_reminders)
     registry.job("close_forgotten_team",
@@ -95,6 +97,22 @@ async def kind(ctx: Ctx, chosen: str) -> None:
             kind=label, time=ctx.now.astimezone(ctx.config.tz).strftime("%H:%M"),
             name=ctx.member.name),
         running_buttons(ctx)))
+    await call_the_team(ctx, team)
+
+
+async def call_the_team(ctx: Ctx, team: TeamPatrol) -> None:
+    """Each member of the vanguard team (but the one who started it) is told, in their own
+    language, with a button to join."""
+    started = team.started_at.astimezone(ctx.config.tz).strftime("%H:%M")
+    for member in await members_with_roles(ctx.session, ctx.member.project_id, roles.TEAM):
+        if member.id == ctx.member.id:
+            continue
+        tr = translator_for(member, ctx.config.locale.default)
+        text = tr("🚩 {name} 发起了团队巡查（{kind}），{time} 开始。点按钮加入。").format(
+            name=ctx.member.name, time=started,
+            kind=tr("联合安监") if team.joint_with_safety else tr("先锋队"))
+        ctx.notify(Notice(member.id, (Choices(text, (Option(tr("加入团队巡查"), "/team join"),)),),
+                          kind="team_started", key=f"team_started:{team.id}:{member.id}"))
 
 
 # ---- adding members by hand
@@ -129,10 +147,8 @@ async def pick(ctx: Ctx, msg: Incoming) -> None:
         count = len(await store.team_member_ids(ctx.session, team.id))
         ctx.say(t("团队巡查共 {n} 人。").format(n=count))
         return
-    member = None
-    if (msg.choice or "").startswith("m") and msg.choice[1:].isdigit():
-        member = await ctx.session.get(Member, int(msg.choice[1:]))
-    if member is None or member.project_id != ctx.member.project_id:
+    member = await people.chosen_member(ctx, msg.choice)
+    if member is None:
         ctx.say(t("请从按钮中选择本项目的队员。"))
     else:
         await join(ctx, team, member.id)

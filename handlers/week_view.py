@@ -1,5 +1,9 @@
 """/week (周报): the 2+2 table of a project's week, for the secretary and safety
-officers; the same table for `redshield week`."""
+officers; the same table for `redshield week` (and `--json`). It shows what
+happened: who is on leave (🏖, not counted), what was not counted and why
+(forgotten patrols after their last sign of life, off-site patrols not accepted),
+the off-site patrols awaiting the safety officer, and who took part in each team
+patrol. A week in which nobody owed anything shows "—"."""
 from __future__ import annotations
 
 import json
@@ -9,63 +13,163 @@ from bot.core.flow import Command, Ctx
 from bot.core.i18n import N_, Translator
 from bot.core.registry import CliError, Registry
 from handlers import roles
-from handlers.labels import duration_text
+from handlers.labels import day_text, duration_text
 from handlers.operator import project_of
-from handlers.weeks import ProjectWeek, Week, parse_week, project_weeks, week_of
+from handlers.patrol.fix import may_review
+from handlers.patrol.progress import day_runs, days_text, minutes_between
+from handlers.weeks import MemberWeek, ProjectWeek, Week, parse_week, project_weeks, week_of
+from storage import patrols as store
+
+NAMES_LISTED = 8  # team patrol members named on a line; the rest are counted
+PENDING_LISTED = 5  # off-site patrols awaiting a decision, listed in the table
 
 
 def register(registry: Registry) -> None:
-    registry.command(Command("week", week_command, N_("本周 2+2 巡查情况"), words=("周报",),
+    registry.command(Command("week", week_command, N_("本周 2+2 巡查情况"), words=(N_("周报"),),
                              roles=roles.SUPERVISORS, takes_args=True))
     registry.cli("week", "the 2+2 table of a project's week", cli_week, cli_arguments)
 
 
-def table_text(t: Translator, project_name: str, pw: ProjectWeek) -> str:
-    met = [m for m in pw.members if m.met]
+def personal_line(t: Translator, pw: ProjectWeek) -> str:
+    """个人巡查：2/3 人达标, or — when nobody owed anything this week."""
+    if not pw.owing:
+        return t("个人巡查：—")
+    return t("个人巡查：{met}/{total} 人达标").format(met=pw.met_count, total=len(pw.owing))
+
+
+def member_marks(t: Translator, m: MemberWeek) -> list[str]:
+    """What the secretary should know of a member's patrols: logged afterwards, off site
+    (awaiting the safety officer), closed automatically, and the minutes not counted."""
+    marks = []
+    if m.logged_afterwards:
+        marks.append(t("补记{n}").format(n=m.logged_afterwards))
+    if m.off_site:
+        detail = [t("待认可{n}").format(n=m.off_site_undecided)] if m.off_site_undecided else []
+        if m.off_site_uncounted:
+            detail.append(t("未计 {duration}").format(
+                duration=duration_text(t, m.off_site_uncounted)))
+        marks.append(t("不在现场{n}").format(n=m.off_site)
+                     + (t("（{detail}）").format(detail=t("，").join(detail)) if detail else ""))
+    if m.auto_closed:
+        marks.append(t("自动结束{n}").format(n=m.auto_closed) + (t("（{detail}）").format(
+            detail=t("未计 {duration}").format(duration=duration_text(t, m.forgotten_uncounted)))
+            if m.forgotten_uncounted else ""))
+    return marks
+
+
+def member_line(t: Translator, pw: ProjectWeek, m: MemberWeek) -> str:
+    if m.away:
+        line = f"🏖 {m.name} " + t("请假 {days}").format(days=days_text(t, m.leave_days))
+        if m.minutes:
+            line += f" {duration_text(t, m.minutes)}"
+        return line
+    line = f"{'✅' if m.met else '❌'} {m.name} {duration_text(t, m.minutes)}"
+    if not m.met:
+        line += " " + t("（差 {left}）").format(left=duration_text(t, m.left))
+    if m.required < pw.personal_required:  # joined during the week, or on leave part of it
+        line += " " + t("[应 {required}]").format(required=duration_text(t, m.required))
+    marks = member_marks(t, m)
+    if m.leave_days:
+        marks.append(t("🏖 请假 {days}").format(days=days_text(t, m.leave_days)))
+    if marks:
+        line += " · " + t("、").join(marks)
+    return line
+
+
+def team_lines(t: Translator, pw: ProjectWeek) -> list[str]:
+    """The team patrol's total, then each team patrol with who took part."""
+    lines = [t("团队巡查：{done} / {required} {mark}").format(
+        done=duration_text(t, pw.team_minutes), required=duration_text(t, pw.team_required),
+        mark="✅" if pw.team_met else "❌")]
+    for team in pw.team_patrols:
+        started = team.started_at.astimezone(pw.week.tz)
+        names = [name for _, name in team.members]
+        who = t("、").join(names[:NAMES_LISTED])
+        if len(names) > NAMES_LISTED:
+            who += t("等 {n} 人").format(n=len(names))
+        lines.append("  " + t("{day} {time} {duration}{joint}：{who}").format(
+            day=day_text(t, started.date()), time=f"{started:%H:%M}",
+            duration=duration_text(t, minutes_between(team.started_at, team.ended_at)),
+            joint=t("（联合安监）") if team.joint_with_safety else "",
+            who=who or t("无人登记")))
+    return lines
+
+
+def pending_lines(t: Translator, week: Week, pending) -> list[str]:
+    """Off-site patrols of the week awaiting the safety officer's decision."""
+    if not pending:
+        return []
+    lines = [t("不在现场、待安监认可的巡查 {n} 次：").format(n=len(pending))]
+    for patrol, name in pending[:PENDING_LISTED]:
+        started = patrol.started_at.astimezone(week.tz)
+        lines.append(f"  {name} {day_text(t, started.date())} {started:%H:%M} "
+                     f"{duration_text(t, minutes_between(patrol.started_at, patrol.ended_at))}")
+    if len(pending) > PENDING_LISTED:
+        lines.append("  " + t("…等 {n} 次").format(n=len(pending)))
+    return lines
+
+
+def table_text(t: Translator, project_name: str, pw: ProjectWeek, pending=()) -> str:
     lines = [t("{project} · {week}（{start}–{end}）").format(
         project=project_name, week=str(pw.week),
         start=pw.week.start.strftime("%m-%d"), end=pw.week.days()[-1].strftime("%m-%d")),
-        t("个人巡查：{met}/{total} 人达标").format(met=len(met), total=len(pw.members))]
-    for m in sorted(pw.members, key=lambda m: (m.met, m.minutes)):
-        marks = []
-        if m.logged_afterwards:
-            marks.append(t("补记{n}").format(n=m.logged_afterwards))
-        if m.off_site:
-            marks.append(t("不在现场{n}").format(n=m.off_site))
-        if m.auto_closed:
-            marks.append(t("自动结束{n}").format(n=m.auto_closed))
-        line = f"{'✅' if m.met else '❌'} {m.name} {duration_text(t, m.minutes)}"
-        if not m.met:
-            line += " " + t("（差 {left}）").format(left=duration_text(t, m.left))
-        if m.required < pw.personal_required:  # joined during the week
-            line += " " + t("[应 {required}]").format(required=duration_text(t, m.required))
-        if marks:
-            line += " · " + t("、").join(marks)
-        lines.append(line)
-    lines.append(t("团队巡查：{done} / {required} {mark}").format(
-        done=duration_text(t, pw.team_minutes), required=duration_text(t, pw.team_required),
-        mark="✅" if pw.team_met else "❌"))
+        personal_line(t, pw)]
+    for m in sorted(pw.members, key=lambda m: (m.away, m.met, m.minutes)):
+        lines.append(member_line(t, pw, m))
+    lines += team_lines(t, pw)
+    lines += pending_lines(t, pw.week, pending)
     return "\n".join(lines)
 
 
-def table_json(project_code: str, pw: ProjectWeek) -> dict:
+def member_json(m: MemberWeek) -> dict:
+    return {"id": m.member_id, "name": m.name, "minutes": m.minutes, "required": m.required,
+            "met": m.met if m.owes else None,  # null: owed nothing (on leave all week)
+            "on_leave": bool(m.leave_days), "leave_all_week": m.away,
+            "leave": [{"from": a.isoformat(), "until": b.isoformat()}
+                      for a, b in day_runs(m.leave_days)],
+            "logged_afterwards": m.logged_afterwards, "off_site": m.off_site,
+            "off_site_awaiting": m.off_site_undecided, "auto_closed": m.auto_closed,
+            "not_counted": {"off_site": m.off_site_uncounted,
+                            "forgotten": m.forgotten_uncounted}}
+
+
+def table_json(project_code: str, pw: ProjectWeek, pending=()) -> dict:
+    owing = pw.owing
     return {
         "project": project_code, "week": str(pw.week),
         "start": pw.week.start.isoformat(), "end": pw.week.end.isoformat(),
-        "team": {"minutes": pw.team_minutes, "required": pw.team_required, "met": pw.team_met},
-        "members": [{"id": m.member_id, "name": m.name, "minutes": m.minutes,
-                     "required": m.required, "met": m.met,
-                     "logged_afterwards": m.logged_afterwards, "off_site": m.off_site,
-                     "auto_closed": m.auto_closed} for m in pw.members],
+        # met and share are null when nobody owed anything this week ("—")
+        "personal": {"met": pw.met_count if owing else None, "total": len(owing),
+                     "share": round(pw.met_count / len(owing), 3) if owing else None,
+                     "on_leave": len(pw.away)},
+        "team": {"minutes": pw.team_minutes, "required": pw.team_required, "met": pw.team_met,
+                 "patrols": [{"id": p.id, "start": p.started_at.isoformat(),
+                              "end": p.ended_at.isoformat(), "minutes": p.minutes,
+                              "joint_with_safety": p.joint_with_safety,
+                              "auto_closed": p.auto_closed,
+                              "members": [{"id": i, "name": n} for i, n in p.members]}
+                             for p in pw.team_patrols]},
+        "members": [member_json(m) for m in pw.members],
+        "off_site_awaiting": [{"patrol": p.id, "member_id": p.member_id, "name": name,
+                               "start": p.started_at.isoformat(), "end": p.ended_at.isoformat(),
+                               "minutes": minutes_between(p.started_at, p.ended_at)}
+                              for p, name in pending],
     }
 
 
 async def project_week(session, config, project_id: int, week: Week) -> ProjectWeek:
     practice = config.practice
     weeks = await project_weeks(session, week, practice.personal_minutes,
-                                practice.team_minutes, project_id)
+                                practice.team_minutes, project_id, practice.off_site_credit)
     return weeks.get(project_id) or ProjectWeek(week, [], 0, practice.team_minutes,
                                                 practice.personal_minutes)
+
+
+async def awaiting(session, config, project_id: int, week: Week) -> list:
+    """The week's off-site patrols awaiting the safety officer (none when they count anyway)."""
+    if config.practice.off_site_credit != store.ONCE_ACCEPTED:
+        return []
+    return await store.undecided_off_site(session, project_id, week.start, week.end)
 
 
 async def week_command(ctx: Ctx, msg: Incoming) -> None:
@@ -82,9 +186,15 @@ async def week_command(ctx: Ctx, msg: Incoming) -> None:
         except ValueError:
             ctx.say(t("周次格式如 2026-W47。"))
             return
-    pw = await project_week(ctx.session, ctx.config, ctx.member.project_id, week)
-    text = table_text(t, ctx.member.project.name, pw)
-    ctx.send(Choices(text, (Option(t("上一周"), f"/week {week.previous()}"),)))
+    project_id = ctx.member.project_id
+    pw = await project_week(ctx.session, ctx.config, project_id, week)
+    pending = await awaiting(ctx.session, ctx.config, project_id, week)
+    options = [Option(t("上一周"), f"/week {week.previous()}")]
+    if pending and await may_review(ctx):
+        options.insert(0, Option(t("逐条认可（{n}）").format(n=len(pending)), "/offsite"))
+    if roles.has(ctx.member, roles.SECRETARY):
+        options.append(Option(t("请假名单"), "/leave list"))
+    ctx.send(Choices(table_text(t, ctx.member.project.name, pw, pending), tuple(options)))
 
 
 # ---- redshield week
@@ -106,8 +216,9 @@ async def cli_week(app, args) -> int:
     async with sessions() as s:
         project = await project_of(s, args.project)
         pw = await project_week(s, config, project.id, week)
+        pending = await awaiting(s, config, project.id, week)
     if args.json:
-        print(json.dumps(table_json(project.code, pw), ensure_ascii=False, indent=2))
+        print(json.dumps(table_json(project.code, pw, pending), ensure_ascii=False, indent=2))
     else:
-        print(table_text(Translator(config.locale.default), project.name, pw))
+        print(table_text(Translator(config.locale.default), project.name, pw, pending))
     return 0

@@ -3,6 +3,13 @@ each member's personal patrol minutes, plus one summary across projects for the
 branch committee (分公司党委). Sent on Monday morning for the week before; also
 `redshield report --week`.
 
+It tells what happened, by the week rules of handlers/weeks.py: members on
+leave all week are shown as 请假 and not counted; minutes not counted (forgotten
+patrols after their last sign of life, off-site patrols not accepted) are named
+with who and how many; each team patrol lists who took part; a week in which
+nobody owed anything shows "—". A week not yet over is reported as of now: a
+hazard is overdue only once its deadline has passed by now.
+
 Charts are drawn with matplotlib's object API (a `Figure` on an Agg canvas, no
 pyplot and no change to the global rcParams), with Debian's WenQuanYi Micro Hei
 for the Chinese text: every text artist names that family itself.
@@ -29,6 +36,8 @@ from handlers import roles
 from handlers.labels import duration_text
 from handlers.notices import translator_for
 from handlers.operator import project_of
+from handlers.patrol.progress import days_text
+from handlers.week_view import member_marks, personal_line, team_lines
 from handlers.weeks import ProjectWeek, Week, parse_week, project_weeks, week_of
 from storage.models import Hazard, Member, MemberRole, Project, UTCDateTime, ViolationReport
 
@@ -50,6 +59,7 @@ FONT_FILES = (  # Debian's fonts-wqy-microhei, installed by scripts/setup.sh
 
 MET_COLOUR = "#2e7d32"
 SHORT_COLOUR = "#c62828"
+LEAVE_COLOUR = "#78909c"
 TEAM_SHORT_COLOUR = "#ef6c00"
 LINE_COLOUR = "#37474f"
 WIDTH_IN = 6.4  # 960 pixels wide at DPI: a phone screen's width
@@ -76,8 +86,9 @@ class ProjectReport:
     patrols: ProjectWeek  # personal minutes per member, the project's team minutes
     hazards_opened: int  # reported during the week
     hazards_closed: int  # closed (销项) during the week
-    hazards_overdue: int  # still open at the week's end with the deadline passed
+    hazards_overdue: int  # still open at the week's end (or now) with the deadline passed
     violation_reports: int  # received during the week
+    as_of: dt.datetime | None = None  # set when the week is not over yet: counted up to now
 
     @property
     def week(self) -> Week:
@@ -85,11 +96,12 @@ class ProjectReport:
 
     @property
     def met(self) -> int:
-        return sum(1 for m in self.patrols.members if m.met)
+        return self.patrols.met_count
 
     @property
     def total(self) -> int:
-        return len(self.patrols.members)
+        """Members who owed minutes this week (not those on leave all week)."""
+        return len(self.patrols.owing)
 
 
 def _at(value: dt.datetime, name: str):
@@ -101,14 +113,17 @@ def _count_if(condition):
 
 
 async def project_reports(session: AsyncSession, config, week: Week,
-                          project_id: int | None = None) -> list[ProjectReport]:
+                          project_id: int | None = None,
+                          now: dt.datetime | None = None) -> list[ProjectReport]:
     """The week's report of one project, or of every project (ordered by code), in five
-    queries whatever the number of projects."""
+    queries whatever the number of projects. A week not over by `now` is reported as of
+    `now`."""
     practice = config.practice
     ws, we = _at(week.start, "ws"), _at(week.end, "we")
-    # A hazard is overdue at the week's end when its deadline day is over by then,
-    # the same rule as the daily overdue check run on the next Monday.
-    end_day = week.end.astimezone(week.tz).date()
+    # A hazard is overdue at the week's end (or now, in a week not over) when its deadline
+    # day is over by then: the same rule as the daily overdue check.
+    as_of = week.end if now is None or now >= week.end else now
+    end_day = as_of.astimezone(week.tz).date()
 
     projects = sa.select(Project.id, Project.code, Project.name).order_by(Project.code)
     if project_id is not None:
@@ -116,9 +131,9 @@ async def project_reports(session: AsyncSession, config, week: Week,
     projects = (await session.execute(projects)).all()
 
     weeks = await project_weeks(session, week, practice.personal_minutes,
-                                practice.team_minutes, project_id)
+                                practice.team_minutes, project_id, practice.off_site_credit)
 
-    open_at_end = sa.or_(Hazard.closed_at.is_(None), Hazard.closed_at >= we)
+    open_at_end = sa.or_(Hazard.closed_at.is_(None), Hazard.closed_at >= _at(as_of, "as_of"))
     hazards = (
         sa.select(
             Hazard.project_id,
@@ -151,7 +166,7 @@ async def project_reports(session: AsyncSession, config, week: Week,
         out.append(ProjectReport(
             ProjectInfo(p.id, p.code, p.name), pw,
             int(h.opened) if h else 0, int(h.closed) if h else 0, int(h.overdue) if h else 0,
-            int(report_counts.get(p.id, 0)),
+            int(report_counts.get(p.id, 0)), as_of if as_of < week.end else None,
         ))
     return out
 
@@ -168,9 +183,19 @@ def _share(met: int, total: int) -> str:
     return f"{round(100 * met / total)}%" if total else "—"
 
 
+def _title(t: Translator, report: ProjectReport) -> str:
+    line = t("📊 {project} · 2+2 周报 · {week}（{start}–{end}）").format(
+        project=report.project.name, **_dates(report.week))
+    if report.as_of is not None:  # the week is not over: say when it was counted
+        line += " " + t("（截至 {time}）").format(
+            time=report.as_of.astimezone(report.week.tz).strftime("%m-%d %H:%M"))
+    return line
+
+
 def short_members(report: ProjectReport):
     """Members short of their minutes, furthest behind first."""
-    return sorted((m for m in report.patrols.members if not m.met), key=lambda m: (-m.left, m.name))
+    return sorted((m for m in report.patrols.members if m.owes and not m.met),
+                  key=lambda m: (-m.left, m.name))
 
 
 def _hazard_line(t: Translator, opened: int, closed: int, overdue: int) -> str:
@@ -178,26 +203,59 @@ def _hazard_line(t: Translator, opened: int, closed: int, overdue: int) -> str:
         opened=opened, closed=closed, overdue=overdue)
 
 
+def _listed(t: Translator, items: list[str]) -> str:
+    shown = t("；").join(items[:SHORT_LISTED])
+    return shown + (t("…等 {n} 人").format(n=len(items)) if len(items) > SHORT_LISTED else "")
+
+
+def leave_and_flags(t: Translator, report: ProjectReport) -> list[str]:
+    """Who was on leave all week, and whose minutes were not all counted, and why."""
+    pw, lines = report.patrols, []
+    away = [t("{name}（{days}）").format(name=m.name, days=days_text(t, m.leave_days))
+            for m in pw.away]
+    if away:
+        lines.append(t("🏖 请假（不计入）：{who}").format(who=_listed(t, away)))
+    flagged = [f"{m.name} " + t("、").join(member_marks(t, m))
+               for m in sorted(pw.members, key=lambda m: (-m.uncounted, m.name))
+               if m.uncounted or m.off_site_undecided]
+    if flagged:
+        lines.append(t("⚠️ 未计入：{who}").format(who=_listed(t, flagged)))
+    return lines
+
+
 def report_text(t: Translator, report: ProjectReport) -> str:
     pw = report.patrols
-    lines = [
-        t("📊 {project} · 2+2 周报 · {week}（{start}–{end}）").format(
-            project=report.project.name, **_dates(pw.week)),
-        t("个人巡查：{met}/{total} 人达标").format(met=report.met, total=report.total),
-    ]
+    lines = [_title(t, report), personal_line(t, pw)]
     short = short_members(report)
     for m in short[:SHORT_LISTED]:
         lines.append(f"❌ {m.name} {duration_text(t, m.minutes)} "
                      + t("（差 {left}）").format(left=duration_text(t, m.left)))
     if len(short) > SHORT_LISTED:
         lines.append(t("…等 {n} 人").format(n=len(short)))  # 等 N 人: N in all
-    lines.append(t("团队巡查：{done} / {required} {mark}").format(
-        done=duration_text(t, pw.team_minutes), required=duration_text(t, pw.team_required),
-        mark="✅" if pw.team_met else "❌"))
+    lines += leave_and_flags(t, report)
+    lines += team_lines(t, pw)
     lines.append(_hazard_line(t, report.hazards_opened, report.hazards_closed,
                               report.hazards_overdue))
     lines.append(t("违章举报：{n} 条").format(n=report.violation_reports))
     return "\n".join(lines)
+
+
+def project_summary(t: Translator, r: ProjectReport) -> str:
+    mark = "✅" if r.patrols.team_met else "❌"
+    if not r.total:  # nobody owed anything this week
+        return t("{project}：个人 — · 团队 {mark}").format(project=r.project.name, mark=mark)
+    return t("{project}：个人 {met}/{total}（{share}）· 团队 {mark}").format(
+        project=r.project.name, met=r.met, total=r.total, share=_share(r.met, r.total), mark=mark)
+
+
+def total_summary(t: Translator, reports: list[ProjectReport]) -> str:
+    met, total = sum(r.met for r in reports), sum(r.total for r in reports)
+    teams = sum(1 for r in reports if r.patrols.team_met)
+    if not total:
+        return t("合计：个人 — · 团队达标 {teams}/{projects} 个项目").format(
+            teams=teams, projects=len(reports))
+    return t("合计：个人 {met}/{total}（{share}）· 团队达标 {teams}/{projects} 个项目").format(
+        met=met, total=total, share=_share(met, total), teams=teams, projects=len(reports))
 
 
 def committee_text(t: Translator, reports: list[ProjectReport]) -> str:
@@ -205,14 +263,8 @@ def committee_text(t: Translator, reports: list[ProjectReport]) -> str:
     if not reports:
         raise ValueError("committee_text needs at least one project report")
     lines = [t("📊 各项目 2+2 周报 · {week}（{start}–{end}）").format(**_dates(reports[0].week))]
-    for r in reports:
-        lines.append(t("{project}：个人 {met}/{total}（{share}）· 团队 {mark}").format(
-            project=r.project.name, met=r.met, total=r.total, share=_share(r.met, r.total),
-            mark="✅" if r.patrols.team_met else "❌"))
-    met, total = sum(r.met for r in reports), sum(r.total for r in reports)
-    lines.append(t("合计：个人 {met}/{total}（{share}）· 团队达标 {teams}/{projects} 个项目").format(
-        met=met, total=total, share=_share(met, total),
-        teams=sum(1 for r in reports if r.patrols.team_met), projects=len(reports)))
+    lines += [project_summary(t, r) for r in reports]
+    lines.append(total_summary(t, reports))
     lines.append(_hazard_line(t, sum(r.hazards_opened for r in reports),
                               sum(r.hazards_closed for r in reports),
                               sum(r.hazards_overdue for r in reports)))
@@ -279,27 +331,74 @@ def _minute_ticks(top: float) -> list[int]:
     return list(range(0, int(top) + 1, step))
 
 
+def _colour(m) -> str:
+    return LEAVE_COLOUR if m.away else MET_COLOUR if m.met else SHORT_COLOUR
+
+
+def _bar_text(t: Translator, m) -> str:
+    """After a member's bar: the minutes counted (or 请假), and what was not counted."""
+    text = duration_text(t, m.minutes)
+    if m.away:
+        text = t("请假中") + (f" {text}" if m.minutes else "")
+    elif m.leave_days:
+        text += " · " + t("请假{n}天").format(n=len(m.leave_days))
+    if m.uncounted:
+        text += " · " + t("未计 {duration}").format(duration=duration_text(t, m.uncounted))
+    if m.off_site_undecided:
+        text += " · " + t("待认可{n}").format(n=m.off_site_undecided)
+    return text
+
+
+def _bars(ax, t: Translator, members, top: float, required: int, family: str, size: float):
+    """One bar per member, with its label and value; returns the legend entries it adds."""
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    y = list(range(len(members)))
+    ax.barh(y, [m.minutes for m in members], height=0.7, color=[_colour(m) for m in members])
+    ax.set_yticks(y, labels=[_cut(m.name) for m in members], fontfamily=family, fontsize=size)
+    for label, m in zip(ax.get_yticklabels(), members):
+        label.set_color(_colour(m))  # even with no bar at all
+    ax.set_ylim(len(members) - 0.5, -0.5)  # first member at the top
+    handles, owe_less = [], False
+    for i, m in enumerate(members):
+        ax.text(m.minutes + top * 0.01, i, _bar_text(t, m), va="center",
+                fontfamily=family, fontsize=size * 0.9, color=LINE_COLOUR)
+        if 0 < m.required < required:  # joined during the week, or on leave part of it
+            owe_less = True
+            ax.plot([m.required, m.required], [i - 0.42, i + 0.42], color=LINE_COLOUR,
+                    linewidth=1.5)
+    if any(m.away for m in members):
+        handles.append(Patch(color=LEAVE_COLOUR, label=t("请假（不计入）")))
+    if owe_less:
+        handles.append(Line2D([], [], color=LINE_COLOUR, linewidth=1.5,
+                              label=t("应巡查（新加入或请假，按天折算）")))
+    return handles
+
+
 def report_figure(t: Translator, report: ProjectReport):
-    """The chart as a matplotlib Figure: each member's personal minutes as a bar (green
-    met, red short, furthest behind at the top), the requirement as a dashed line."""
+    """The chart as a matplotlib Figure: each member's personal minutes counted as a bar
+    (green met, red short, grey on leave; furthest behind at the top, those on leave at
+    the bottom), what was not counted beside it, the requirement as a dashed line."""
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
 
     family = chart_font()
     pw = report.patrols
-    members = sorted(pw.members, key=lambda m: (m.minutes, m.name))
+    members = sorted(pw.members, key=lambda m: (m.away, m.minutes, m.name))
     fig, size = _figure(len(members))
     ax = fig.add_subplot()
     ax.set_title("\n".join((
         t("{project} · {week}（{start}–{end}）").format(project=report.project.name,
                                                      **_dates(pw.week)),
-        t("个人巡查：{met}/{total} 人达标").format(met=report.met, total=report.total)
-        + "    " + t("团队巡查：{done} / {required} {mark}").format(
+        personal_line(t, pw) + "    " + t("团队巡查：{done} / {required} {mark}").format(
             done=duration_text(t, pw.team_minutes), required=duration_text(t, pw.team_required),
             mark=t("达标") if pw.team_met else t("未达标")),
     )), fontfamily=family, fontsize=11, loc="left")
     required = pw.personal_required
     top = max([m.minutes for m in members] + [required]) * 1.25 or 60
+    if any(m.uncounted or m.off_site_undecided for m in members):
+        top *= 1.3  # room for "· 未计 3小时" after the bars
     ax.set_xlim(0, top)
     ax.set_xticks(_minute_ticks(top))
     ax.axvline(required, color=LINE_COLOUR, linestyle="--", linewidth=1.2)
@@ -312,25 +411,7 @@ def report_figure(t: Translator, report: ProjectReport):
         ax.text(0.5, 0.5, t("没有党员"), transform=ax.transAxes, ha="center", va="center",
                 fontfamily=family, fontsize=12)
     else:
-        y = list(range(len(members)))
-        ax.barh(y, [m.minutes for m in members], height=0.7,
-                color=[MET_COLOUR if m.met else SHORT_COLOUR for m in members])
-        ax.set_yticks(y, labels=[_cut(m.name) for m in members], fontfamily=family,
-                      fontsize=size)
-        for label, m in zip(ax.get_yticklabels(), members):
-            label.set_color(MET_COLOUR if m.met else SHORT_COLOUR)  # even with no bar at all
-        ax.set_ylim(len(members) - 0.5, -0.5)  # first member at the top
-        joiners = False
-        for i, m in enumerate(members):
-            ax.text(m.minutes + top * 0.01, i, duration_text(t, m.minutes), va="center",
-                    fontfamily=family, fontsize=size * 0.9, color=LINE_COLOUR)
-            if m.required < required:  # joined during the week: owes less
-                joiners = True
-                ax.plot([m.required, m.required], [i - 0.42, i + 0.42], color=LINE_COLOUR,
-                        linewidth=1.5)
-        if joiners:
-            handles.append(Line2D([], [], color=LINE_COLOUR, linewidth=1.5,
-                                  label=t("本周新加入者的要求")))
+        handles += _bars(ax, t, members, top, required, family, size)
     fig.legend(handles=handles, prop={"family": family, "size": size},
                loc="outside lower center", ncols=2 if len(handles) > 3 else len(handles),
                frameon=False)
@@ -354,12 +435,9 @@ def committee_figure(t: Translator, reports: list[ProjectReport]):
     family = chart_font()
     fig, size = _figure(len(reports))
     ax = fig.add_subplot()
-    met, total = sum(r.met for r in reports), sum(r.total for r in reports)
     ax.set_title("\n".join((
         t("各项目 2+2 巡查 · {week}（{start}–{end}）").format(**_dates(reports[0].week)),
-        t("合计：个人 {met}/{total}（{share}）· 团队达标 {teams}/{projects} 个项目").format(
-            met=met, total=total, share=_share(met, total),
-            teams=sum(1 for r in reports if r.patrols.team_met), projects=len(reports)),
+        total_summary(t, reports),
     )), fontfamily=family, fontsize=11, loc="left")
     y = list(range(len(reports)))
     shares = [100 * r.met / r.total if r.total else 0 for r in reports]
@@ -372,7 +450,8 @@ def committee_figure(t: Translator, reports: list[ProjectReport]):
     ax.set_xticks([0, 25, 50, 75, 100])
     ax.axvline(100, color=LINE_COLOUR, linestyle="--", linewidth=1)
     for i, (r, share) in enumerate(zip(reports, shares)):
-        ax.text(share + 1.5, i, f"{r.met}/{r.total} · {_share(r.met, r.total)}", va="center",
+        ax.text(share + 1.5, i, f"{r.met}/{r.total} · {_share(r.met, r.total)}" if r.total else "—",
+                va="center",
                 fontfamily=family, fontsize=size * 0.9, color=LINE_COLOUR)
     fig.legend(handles=[Patch(color=MET_COLOUR, label=t("团队巡查达标")),
                         Patch(color=TEAM_SHORT_COLOUR, label=t("团队巡查未达标"))],
@@ -447,7 +526,7 @@ async def cli_report(app, args) -> int:
     sessions = await app.open()
     async with sessions() as s:
         project_id = (await project_of(s, args.project)).id if args.project else None
-        found = await project_reports(s, config, week, project_id)
+        found = await project_reports(s, config, week, project_id, now=app.clock())
     t = Translator(config.locale.default)
     args.out.mkdir(parents=True, exist_ok=True)
     for r in found:

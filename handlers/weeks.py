@@ -2,9 +2,26 @@
 
 A week runs Monday 00:00 to Sunday 24:00 in the configured time zone. A patrol
 counts in a week for the part of it that falls inside (so one that crosses the
-boundary counts in both). Each member owes `personal_minutes` of their own
-patrols a week, pro-rated in the week they joined; each project owes
-`team_minutes` of team patrol, in wall-clock time.
+boundary counts in both). Each project owes `team_minutes` of team patrol, in
+wall-clock time.
+
+What a member owes: `personal_minutes` a week, pro-rated by the days of the week
+they could patrol. A day does not count before the day they joined, nor while
+they are on approved leave (a /leave request the secretary approved, or the
+directory's `leave_until`, which has no start and so covers every day up to
+it). Joiners and members on leave part of the week owe the same share: the
+minutes times the days left over seven, rounded up to 5 minutes (on leave
+Monday to Wednesday: 4 of 7 days, 70 minutes). A member on leave every day they
+could patrol owes nothing: shown as 🏖 请假, neither met nor short, and not
+counted in "N/M 人达标". A week in which nobody owes anything (everyone on
+leave, or it was before they joined) has no share at all: "—", never "0/0"
+or "100%".
+
+What a patrol counts is decided in storage/patrols.py by the rule in
+`[practice]`: a forgotten patrol up to the member's last sign of life (unless
+they correct its end), an off-site one once a safety officer accepts it. The
+minutes not counted are kept beside the minutes counted, so the table shows
+who lost how many and why.
 """
 from __future__ import annotations
 
@@ -68,16 +85,17 @@ def parse_week(text: str, tz: ZoneInfo) -> Week:
     return Week(year, number, tz)
 
 
-def required_minutes(full: int, joined_at: dt.datetime, week: Week) -> int:
-    """What a member owes this week: all of it, or the share of the days left when they
-    joined during the week (rounded up to 5 minutes)."""
-    if joined_at < week.start:
-        return full
+def required_minutes(full: int, joined_at: dt.datetime, week: Week,
+                     leave_days: tuple[dt.date, ...] = ()) -> int:
+    """What a member owes this week: all of it, or the share of the days they could
+    patrol (from the day they joined, not on leave), rounded up to 5 minutes."""
     if joined_at >= week.end:
         return 0
-    joined_day = joined_at.astimezone(week.tz).date()
-    days_left = (week.end.date() - joined_day).days
-    return min(full, 5 * math.ceil(full * days_left / 7 / 5))
+    if joined_at < week.start and not leave_days:
+        return full
+    first = week.start.date() if joined_at < week.start else joined_at.astimezone(week.tz).date()
+    days = sum(1 for d in week.days() if d >= first and d not in leave_days)
+    return min(full, 5 * math.ceil(full * days / 7 / 5))
 
 
 @dataclass(frozen=True)
@@ -85,11 +103,25 @@ class MemberWeek:
     member_id: int
     project_id: int
     name: str
-    minutes: int
+    minutes: int  # counted
     required: int
     logged_afterwards: int  # patrols entered after the fact
     off_site: int  # patrols started outside the zone's geofence
     auto_closed: int
+    off_site_undecided: int = 0  # off-site patrols awaiting the safety officer
+    off_site_uncounted: int = 0  # minutes of off-site patrols not (yet) accepted
+    forgotten_uncounted: int = 0  # minutes of forgotten patrols after the last sign of life
+    leave_days: tuple[dt.date, ...] = ()  # days of the week on leave
+
+    @property
+    def owes(self) -> bool:
+        """Counted in "N/M 人达标": owes something this week."""
+        return self.required > 0
+
+    @property
+    def away(self) -> bool:
+        """On leave every day they could patrol: owes nothing (🏖 请假)."""
+        return bool(self.leave_days) and self.required == 0
 
     @property
     def met(self) -> bool:
@@ -99,6 +131,23 @@ class MemberWeek:
     def left(self) -> int:
         return max(0, self.required - self.minutes)
 
+    @property
+    def uncounted(self) -> int:
+        return self.off_site_uncounted + self.forgotten_uncounted
+
+
+@dataclass(frozen=True)
+class TeamWeek:
+    """One team patrol of the week and who took part."""
+
+    id: int
+    started_at: dt.datetime
+    ended_at: dt.datetime
+    minutes: int  # inside the week
+    joint_with_safety: bool
+    auto_closed: bool
+    members: tuple[tuple[int, str], ...]  # (id, name) in the order they joined
+
 
 @dataclass(frozen=True)
 class ProjectWeek:
@@ -106,42 +155,96 @@ class ProjectWeek:
     members: list[MemberWeek]
     team_minutes: int
     team_required: int
-    personal_required: int  # in a full week; joiners owe less (MemberWeek.required)
+    personal_required: int  # in a full week; joiners and members on leave owe less
+    team_patrols: tuple[TeamWeek, ...] = ()
 
     @property
     def team_met(self) -> bool:
         return self.team_minutes >= self.team_required
 
+    @property
+    def owing(self) -> list[MemberWeek]:
+        """The members counted in "N/M 人达标" (not those on leave all week)."""
+        return [m for m in self.members if m.owes]
+
+    @property
+    def met_count(self) -> int:
+        return sum(1 for m in self.members if m.owes and m.met)
+
+    @property
+    def away(self) -> list[MemberWeek]:
+        return [m for m in self.members if m.away]
+
 
 async def project_weeks(session: AsyncSession, week: Week, personal: int, team: int,
-                        project_id: int | None = None) -> dict[int, ProjectWeek]:
-    """Every active member's personal minutes and each project's team minutes for a week,
-    for one project or all: two queries whatever the number of members."""
+                        project_id: int | None = None,
+                        off_site_rule: str = store.ONCE_ACCEPTED) -> dict[int, ProjectWeek]:
+    """Every active member's counted minutes and leave, and each project's team patrols,
+    for a week, for one project or all: two queries whatever the number of members."""
     start, end = week.start, week.end
-    rows = await store.member_minutes(session, start, end, project_id)
-    teams = await store.team_minutes(session, start, end, project_id)
+    rows = await store.member_minutes(session, start, end, week.days(), project_id,
+                                      off_site_rule)
+    teams: dict[int, list] = {}
+    for r in await store.team_week(session, start, end, project_id):
+        teams.setdefault(r.project_id, []).append(r)
+
+    def new(pid: int) -> ProjectWeek:
+        rows = teams.get(pid, ())
+        patrols = tuple(TeamWeek(r.id, r.started_at, r.ended_at, round(r.minutes),
+                                 r.joint_with_safety, r.auto_closed, tuple(r.members))
+                        for r in rows)
+        return ProjectWeek(week, [], round(sum(r.minutes for r in rows)), team, personal,
+                           patrols)
+
     result: dict[int, ProjectWeek] = {}
     # Computed once, not per member: with 100,000 members the Python side is the cost.
     full_week = start.astimezone(dt.UTC)
     for row in rows:
         pw = result.get(row.project_id)
         if pw is None:
-            pw = result[row.project_id] = ProjectWeek(week, [], teams.get(row.project_id, 0),
-                                                      team, personal)
-        required = personal if row.joined_at < full_week else \
-            required_minutes(personal, row.joined_at, week)
+            pw = result[row.project_id] = new(row.project_id)
+        required = personal if row.joined_at < full_week and not row.leave_days else \
+            required_minutes(personal, row.joined_at, week, row.leave_days)
         pw.members.append(MemberWeek(
             row.member_id, row.project_id, row.name, row.minutes, required,
-            row.logged_afterwards, row.off_site, row.auto_closed,
+            row.logged_afterwards, row.off_site, row.auto_closed, row.off_site_undecided,
+            row.off_site_uncounted, row.forgotten_uncounted, row.leave_days,
         ))
-    for pid, minutes in teams.items():
-        result.setdefault(pid, ProjectWeek(week, [], minutes, team, personal))
+    for pid in teams:
+        if pid not in result:
+            result[pid] = new(pid)
     return result
 
 
-async def member_weeks(session: AsyncSession, member_id: int, weeks: list[Week]) -> list[int]:
-    """A member's personal minutes in each of the given weeks."""
-    return [await store.minutes_of_member(session, member_id, w.start, w.end) for w in weeks]
+@dataclass(frozen=True)
+class MemberStanding:
+    """One member's week: counted minutes, what they owe, their leave days."""
+
+    week: Week
+    minutes: int
+    required: int
+    leave_days: tuple[dt.date, ...]
+    joined: bool  # had joined by the week's end
+
+    @property
+    def away(self) -> bool:
+        return self.joined and bool(self.leave_days) and self.required == 0
+
+
+async def member_standing(session: AsyncSession, member, week: Week, personal: int,
+                          off_site_rule: str = store.ONCE_ACCEPTED) -> MemberStanding:
+    """A member's week by the same rules as the project's table (two small queries)."""
+    minutes = await store.minutes_of_member(session, member.id, week.start, week.end,
+                                            off_site_rule)
+    days = await store.leave_days(session, member.id, week.days())
+    return MemberStanding(week, minutes, required_minutes(personal, member.joined_at, week, days),
+                          days, member.joined_at < week.end)
+
+
+async def member_weeks(session: AsyncSession, member, weeks: list[Week], personal: int,
+                       off_site_rule: str = store.ONCE_ACCEPTED) -> list[MemberStanding]:
+    """A member's standing in each of the given weeks."""
+    return [await member_standing(session, member, w, personal, off_site_rule) for w in weeks]
 
 
 def progress_bar(done: int, required: int, width: int = 10) -> str:

@@ -16,6 +16,11 @@ from storage.models import Zone
 NOT_OURS = N_("这个区域不属于您的项目，请从按钮中选择。")
 
 
+def squeeze(text: str) -> str:
+    """What two spellings of a name share: no spaces, one case."""
+    return "".join(text.split()).casefold()
+
+
 async def project_zones(ctx: Ctx) -> list[Zone]:
     """The member's own zones first, then the rest of the project's."""
     own = list(ctx.member.zones)
@@ -39,10 +44,35 @@ async def chosen_zone(ctx: Ctx, value: str | None) -> Zone | None:
     return zone if zone is not None and zone.project_id == ctx.member.project_id else None
 
 
+async def typed_zone(ctx: Ctx, text: str) -> tuple[Zone | None, str | None]:
+    """A zone named by its whole name or a part only it has ("生活区" for 工人生活区), or
+    by the number of its button; else (None, why)."""
+    typed, zones = squeeze(text), await project_zones(ctx)
+    offered = ctx.dialog.data.get("_offered", []) if ctx.dialog else []
+    if typed.isdecimal() and typed.isascii() and 1 <= int(typed) <= len(offered):
+        return await chosen_zone(ctx, offered[int(typed) - 1][1]), None
+    exact = [z for z in zones if squeeze(z.name) == typed]
+    found = exact or [z for z in zones if typed and typed in squeeze(z.name)]
+    if len(found) == 1:
+        return found[0], None
+    if found:
+        return None, ctx.t("有 {n} 个区域包含“{text}”，请点按钮选择。").format(n=len(found), text=text[:20])
+    return None, ctx.t("本项目没有“{text}”这个区域，请点按钮选择。").format(text=text[:20])
+
+
+async def zone_of(ctx: Ctx, msg: Incoming) -> tuple[Zone | None, str | None]:
+    """The zone a tap or a typed name means; else (None, why)."""
+    if msg.kind is Kind.text:
+        return await typed_zone(ctx, msg.text)
+    zone = await chosen_zone(ctx, msg.choice)
+    return (zone, None) if zone is not None else (None, ctx.t(NOT_OURS))
+
+
 def pick_zone(flow: Flow, prompt: Prompt, *, first: Callable[[Ctx], int | None] | None = None,
               name: str | None = None
               ) -> Callable[[Callable[[Ctx, Zone], Awaitable[None]]], Step]:
-    """A zone of the member's project, by button; `first(ctx)` names the zone to list first."""
+    """A zone of the member's project, by button or typed name; `first(ctx)` names the zone
+    to list first."""
 
     async def ask(ctx: Ctx) -> Choices:
         zones = await project_zones(ctx)
@@ -53,11 +83,12 @@ def pick_zone(flow: Flow, prompt: Prompt, *, first: Callable[[Ctx], int | None] 
 
     def make(then: Callable[[Ctx, Zone], Awaitable[None]]) -> Step:
         async def handle(ctx: Ctx, msg: Incoming) -> None:
-            zone = await chosen_zone(ctx, msg.choice)
+            zone, why = await zone_of(ctx, msg)
             if zone is None:
-                return await ctx.reject(ctx.t(NOT_OURS))
+                return await ctx.reject(why)
             await then(ctx, zone)
 
-        return flow.add(name or then.__name__, accepts={Kind.choice}, ask=ask, handle=handle)
+        return flow.add(name or then.__name__, accepts={Kind.choice, Kind.text}, ask=ask,
+                        handle=handle)
 
     return make

@@ -217,6 +217,11 @@ class Patrol(Base):
                  postgresql_where=sa.text("ended_at IS NULL")),
         sa.Index("ix_patrols_project_started", "project_id", "started_at"),
         sa.Index("ix_patrols_member_started", "member_id", "started_at"),
+        # Off-site patrols awaiting the safety officer: few rows, found without a scan.
+        # (Each predicate as SQLAlchemy renders the query's, so the planner matches it.)
+        sa.Index("ix_patrols_off_site_undecided", "ended_at",
+                 sqlite_where=sa.text("off_site = 1 AND accepted IS NULL"),
+                 postgresql_where=sa.text("off_site AND accepted IS NULL")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -234,6 +239,16 @@ class Patrol(Base):
     auto_closed: Mapped[bool] = mapped_column(sa.Boolean, default=False)  # left open, closed at the cap
     note: Mapped[str | None] = mapped_column(sa.Text)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    # The last message, photo or location the member sent while it was open (ruling 3);
+    # its start counts too.
+    last_seen_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # Counted only up to here (a forgotten patrol: its last sign of life); empty: all of it.
+    credited_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # An off-site patrol counts once a safety officer accepts it; empty while undecided.
+    accepted: Mapped[bool | None] = mapped_column(sa.Boolean)
+    accepted_by_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("members.id", ondelete="SET NULL"))
+    accepted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
     zone: Mapped[Zone | None] = relationship()
 

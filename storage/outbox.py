@@ -18,12 +18,14 @@ def _at(value: dt.datetime, name: str):
 
 
 async def enqueue_many(session: AsyncSession, rows: list[dict], now: dt.datetime) -> int:
-    """Add many messages (dicts of key, kind, member_id, payload) in a few statements;
-    those whose key exists already are skipped. Returns how many were new."""
+    """Add many messages (dicts of key, kind, member_id, payload, and optionally
+    next_attempt_at: not before then) in a few statements; those whose key exists
+    already are skipped. Returns how many were new."""
     new = 0
     for i in range(0, len(rows), 500):  # 500 rows x 6 values stays under every driver's limit
-        chunk = [{**r, "key": r["key"][:200], "created_at": now, "next_attempt_at": now,
-                  "attempts": 0} for r in rows[i:i + 500]]
+        chunk = [{**r, "key": r["key"][:200], "created_at": now,
+                  "next_attempt_at": r.get("next_attempt_at") or now, "attempts": 0}
+                 for r in rows[i:i + 500]]
         stmt = (insert_for(session, OutboxMessage).values(chunk)
                 .on_conflict_do_nothing(index_elements=["key"]).returning(OutboxMessage.id))
         new += len((await session.execute(stmt)).all())

@@ -92,6 +92,14 @@ class ChatUser:
 
         return await self.send(Kind.photo, photo=Photo(ref="test-photo", read=read))
 
+    async def voice(self, data: bytes = b"#!AMR\n fake voice", *, video: bool = False) -> Said:
+        """A voice note (or a short video), as a phone sends it."""
+        async def read() -> bytes:
+            return data
+
+        media = Photo(ref="test-voice", read=read, filename="clip.mp4" if video else "clip.amr")
+        return await self.send(Kind.video if video else Kind.voice, media=media)
+
     async def location(self, latitude: float, longitude: float) -> Said:
         return await self.send(Kind.location, latitude=latitude, longitude=longitude)
 

@@ -40,3 +40,27 @@ async def bind(session, member, platform="test", external_id="u1") -> Identity:
 
 async def invite(session, member, now=NOW, ttl_days=14) -> str:
     return await invites.issue(session, member, now, ttl_days)
+
+
+async def hazard_site(db) -> dict[str, int]:
+    """A project with a finder, a crew lead (assignee), an officer, a secretary; and a
+    stranger in another project. Member ids by role."""
+    async with db.sessions() as s, s.begin():
+        p = await project(s, code="P1")
+        a = await zone(s, p, "施工现场A区")
+        await zone(s, p, "生活区", kind="生活区")
+        people = {}
+        for key, name, roles, uid in (
+            ("finder", "张三", ("member", "vanguard"), "u1"),
+            ("crew", "赵强", ("assignee",), "u2"),
+            ("officer", "李安监", ("member", "safety_officer"), "u3"),
+            ("secretary", "王书记", ("member", "secretary"), "u4"),
+        ):
+            m = await member(s, p, name, roles=roles, zones=[a] if key == "finder" else [])
+            await bind(s, m, external_id=uid)
+            people[key] = m.id
+        other = await project(s, code="P2", name="别的项目")
+        stranger = await member(s, other, "外人", roles=("assignee", "member"))
+        await bind(s, stranger, external_id="u9")
+        people["stranger"] = stranger.id
+    return people

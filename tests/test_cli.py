@@ -159,3 +159,32 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+async def test_the_scheduler_role_without_a_platform_runs_the_scheduler(tmp_path):
+    """Only `--role all` opens the console demo; a scheduler runs its jobs and says so."""
+    port = free_port()
+    (tmp_path / "config.toml").write_text(f"[server]\nport = {port}\n", encoding="utf-8")
+    proc = await asyncio.create_subprocess_exec(
+        *REDSHIELD, "run", "--role", "scheduler", cwd=tmp_path, env=env_without_redshield(),
+        stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT)
+    try:
+        import httpx
+
+        async with httpx.AsyncClient() as client:
+            for _ in range(100):
+                try:
+                    if (await client.get(f"http://127.0.0.1:{port}/healthz")).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                await asyncio.sleep(0.2)
+            else:
+                raise AssertionError("the scheduler process never answered /healthz")
+    finally:
+        proc.send_signal(signal.SIGINT)
+        output = (await asyncio.wait_for(proc.communicate(), 30))[0].decode()
+    assert proc.returncode == 0, output
+    assert "this process runs the scheduled jobs" in output or "role scheduler" in output
+    assert "console" not in output and "chatting as" not in output

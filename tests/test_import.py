@@ -318,12 +318,13 @@ def lines_of(problems: ImportProblems) -> list[int | None]:
 
 async def test_a_missing_csv_column_is_reported_once_on_the_header(db, clock, config):
     await run_import(db, clock, config, DIRECTORY)
-    members = "project,name,roles\nP1,张三,member\nP1,李四,member\n"
+    # zones may be left out (issue 13: workers own no zone); roles may not.
+    members = "project,name,zones\nP1,张三,施工现场A区\nP1,李四,\n"
 
     problems = await rejected(db, clock, config, members, "members.csv")
 
-    assert problems.problems == [Problem(1, "missing column 'zones' in the members header")]
-    assert str(problems) == "members.csv:1: missing column 'zones' in the members header"
+    assert problems.problems == [Problem(1, "missing column 'roles' in the members header")]
+    assert str(problems) == "members.csv:1: missing column 'roles' in the members header"
 
 
 async def test_an_unknown_zone_names_the_member_table(db, clock, config):
@@ -427,7 +428,6 @@ async def test_all_problems_of_a_file_are_reported_together(db, clock, config):
     assert str(problems).splitlines() == [
         "directory.toml:6: zone kind '工地' is not one of 办公区 生活区 施工现场",
         "directory.toml:19: unknown key 'zone' in [[members]] (did you mean 'zones'?)",
-        "directory.toml:19: missing key 'zones'",
         f"directory.toml:32: unknown role 'boss'; the roles are: {ROLE_LIST}",
         "directory.toml:32: leave_until must be a date like 2026-12-31, not '2026-02-30'",
     ]
@@ -467,3 +467,25 @@ async def test_a_file_neither_toml_nor_csv(db, clock, config):
 
     assert str(problems) == ("directory.xlsx: cannot tell the format from the name "
                              "'directory.xlsx': use a .toml or .csv file")
+
+
+async def test_member_rows_without_zones_are_accepted(db, clock):
+    """Workers and crew leads own no zone: the key (or CSV column) may be left out."""
+    toml_file = textwrap.dedent("""\
+        [[projects]]
+        code = "P1"
+        name = "示例项目"
+        branch = "示例项目党支部"
+
+        [[members]]
+        project = "P1"
+        name = "孙工友"
+        roles = ["worker"]
+        """).encode()
+    csv_file = "project,name,roles\nP1,钱班长,assignee;worker\n".encode()
+    async with db.sessions() as s, s.begin():
+        await apply_directory(s, parse_directory(toml_file, "d.toml"), now=clock(), invite_ttl_days=14)
+        await apply_directory(s, parse_directory(csv_file, "m.csv"), now=clock(), invite_ttl_days=14)
+    async with db.sessions() as s:
+        names = sorted((await s.execute(sa.select(Member.name))).scalars())
+    assert names == ["孙工友", "钱班长"]

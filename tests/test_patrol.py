@@ -13,6 +13,7 @@ from handlers.team import close_forgotten_team
 from handlers.weeks import parse_week, project_weeks, required_minutes, week_of
 from storage.models import Patrol, PatrolPhoto, Project, TeamPatrol, Zone
 from tests import factories as f
+from tests.chatbot import Said
 
 SH = ZoneInfo("Asia/Shanghai")
 SITE_A = (31.2304, 121.4737)  # centre of 施工现场A区's geofence (200 m)
@@ -48,8 +49,9 @@ async def patrols(db) -> list[Patrol]:
 async def start_patrol(user, zone="施工现场A区", where=SITE_A):
     said = await user.say("巡查")
     assert said.buttons[0] == "施工现场A区"  # the member's own zone first
-    await user.tap(zone)
-    return await (user.location(*where) if where else user.say("跳过"))
+    started = await user.tap(zone)  # the tap starts it; the location is an addition
+    added = await (user.location(*where) if where else user.say("跳过"))
+    return Said(started.replies + added.replies)
 
 
 # ---- personal patrol
@@ -273,8 +275,9 @@ async def test_week_view_for_the_secretary_only(chat, site, clock):
     assert "没有使用此功能的权限" in await zhang.say("/week")
     secretary = chat.user("u3")
     said = await secretary.say("周报")
-    assert "2026-W48" in said and "个人巡查：1/3 人达标" in said
-    assert "✅ 张三 2小时10分 · 不在现场1" in said
+    # Off site: counted once a safety officer accepts it ([practice] off_site_credit).
+    assert "2026-W48" in said and "个人巡查：0/3 人达标" in said
+    assert "❌ 张三 0分钟 （差 2小时） · 不在现场1（待认可1，未计 2小时10分）" in said
     assert "❌ 李队长 0分钟 （差 2小时）" in said
     assert "团队巡查：0分钟 / 2小时 ❌" in said
     assert "2026-W47" in await secretary.tap("上一周")

@@ -186,6 +186,20 @@ async def test_image_documents_are_photos_other_documents_refused(phone, api, co
     assert "只能接收照片" in texts(await phone.send(tg_message(document=pdf)))
 
 
+async def test_a_voice_note_is_evidence_in_a_hazard_and_fetched_only_then(phone, api, code, config):
+    await phone.say(f"/start {code}")
+    voice = {"file_id": "v1", "file_unique_id": "uv1", "duration": 4, "mime_type": "audio/ogg",
+             "file_size": 9}
+    calls = await phone.send(tg_message(voice=voice))  # no question open: not fetched
+    assert "语音和视频没有保存" in texts(calls) and not api.sent("getFile")
+    await phone.say("/hazard")
+    api.files["photos/v1.jpg"] = b"OggS-voice"
+    calls = await phone.send(tg_message(voice=voice))
+    assert [c["file_id"] for c in calls if c.method == "getFile"] == ["v1"]
+    assert "已收到 0 张照片、附语音 1 条" in texts(calls)
+    assert [p.read_bytes() for p in Path(config.media.dir).rglob("*") if p.is_file()] == [b"OggS-voice"]
+
+
 # ---- rendering, through a probe registry whose flow asks for a location
 
 

@@ -488,6 +488,20 @@ async def test_a_photo_is_downloaded_at_once_and_kept_in_memory(wecom, zhang, ap
     assert JPEG not in stored
 
 
+async def test_a_voice_note_and_a_video_arrive_unfetched(wecom, zhang, api, tmp_path):
+    api.media["VOICE-1"] = (b"#!AMR voice", "audio/amr")
+    zhangsan = wecom.member("zhangsan")
+    said = await zhangsan.says("/hazard")
+    said = await wecom.deliver(zhangsan.xml("voice", MediaId="VOICE-1", Format="amr"))
+    voice = wecom.seen[-1]
+    assert voice.kind is Kind.voice and voice.media.ref == "VOICE-1"
+    assert "附语音 1 条" in said  # the hazard's photo step keeps it: fetched then
+    assert [c.params["media_id"] for c in api.sent("media/get")] == ["VOICE-1"]
+    said = await wecom.deliver(zhangsan.xml("video", MediaId="VIDEO-1", ThumbMediaId="T"))
+    assert wecom.seen[-1].kind is Kind.video
+    assert "语音或视频没有收到" in said  # WeCom had no such media: said, not an error
+
+
 async def test_a_photo_over_the_limit_is_refused_clearly(wecom, zhang, api, tmp_path):
     api.media["BIG"] = (b"\xff\xd8" + b"x" * (1024 * 1024 + 10), "image/jpeg")
     said = await wecom.member("zhangsan").sends_image("BIG")

@@ -186,9 +186,10 @@ async def test_text_names_the_short_members_with_their_minutes(db, config, site)
     assert lines[2:4] == ["❌ 王五 0分钟 （差 2小时）", "❌ 李四 45分钟 （差 1小时15分）"]
     assert "张三" not in text
     assert "团队巡查：1小时30分 / 2小时 ❌" in lines
+    assert "  周三 11-18 09:00 1小时30分：无人登记" in lines  # each team patrol, with who took part
     assert "隐患：新增 3 · 销项 2 · 超期未整改 2" in lines
     assert "违章举报：2 条" in lines
-    assert len(lines) == 7
+    assert len(lines) == 8
     text2 = wr.report_text(t, p2)
     assert "个人巡查：1/1 人达标" in text2
     assert not any(line.startswith("❌") for line in text2.splitlines())

@@ -2,8 +2,8 @@
 
 Interactive on a terminal; when stdin is a pipe it reads one message a line and
 prints each reply as soon as it is ready. Options are numbered; an option is
-chosen by its number or its label. `/photo PATH` and `/location LAT LON` send
-a photo or a location.
+chosen by its number or its label. `/photo PATH`, `/voice PATH`, `/video PATH`
+and `/location LAT LON` send a photo, a voice note, a video or a location.
 """
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
+from bot.adapters.base import valid_position
 from bot.core.contract import (
     AskLocation,
     AskPhoto,
@@ -28,29 +29,36 @@ from bot.core.contract import (
 from bot.core.engine import Engine
 
 PLATFORM = "console"
+# /photo PATH, /voice PATH, /video PATH: a file sent as the phone would send it.
+FILE_KINDS = {"/photo": Kind.photo, "/voice": Kind.voice, "/video": Kind.video}
 
 
 def parse(line: str, user_id: str) -> Incoming | str:
     """The Incoming for a typed line, or a usage message for a malformed /photo or /location."""
     base = dict(platform=PLATFORM, chat_id=user_id, user_id=user_id)
     head, _, rest = line.partition(" ")
-    if head == "/photo":
+    if head in FILE_KINDS:
         path = Path(rest.strip()).expanduser()
         if not rest.strip():
-            return "usage: /photo PATH"
+            return f"usage: {head} PATH"
         if not path.is_file():
             return f"no such file: {path}"
 
         async def read() -> bytes:
             return await asyncio.to_thread(path.read_bytes)
 
-        return Incoming(kind=Kind.photo, photo=Photo(ref=str(path), read=read,
-                                                     filename=path.name), **base)
+        sent = Photo(ref=str(path), read=read, filename=path.name)
+        kind = FILE_KINDS[head]
+        if kind is Kind.photo:
+            return Incoming(kind=kind, photo=sent, **base)
+        return Incoming(kind=kind, media=sent, **base)
     if head == "/location":
         try:
             lat, lon = (float(x) for x in rest.split())
         except ValueError:
             return "usage: /location LAT LON   (e.g. /location 31.2304 121.4737)"
+        if not valid_position(lat, lon):  # a phone never sends these
+            return "no such place: latitude -90..90, longitude -180..180"
         return Incoming(kind=Kind.location, latitude=lat, longitude=lon, **base)
     if line.startswith("/") and len(line) > 1:
         return Incoming(kind=Kind.command, command=head[1:], text=rest.strip(), **base)

@@ -203,12 +203,16 @@ class TelegramAdapter:
                 raise Unusable(t("只能接收照片或图片文件，其他文件无法处理。"))
             photo = await self._download(doc.file_id, doc.file_size, suffix, user.language_code)
             return Incoming(kind=Kind.photo, photo=photo, **base)
+        recording = message.voice or message.audio or message.video or message.video_note
+        if recording is not None:
+            kind = Kind.video if (message.video or message.video_note) else Kind.voice
+            return Incoming(kind=kind, media=self._later(recording, user.language_code), **base)
         if message.location is not None:
             return Incoming(kind=Kind.location, latitude=message.location.latitude,
                             longitude=message.location.longitude, **base)
         if message.text is not None:
             return Incoming(kind=Kind.text, text=message.text, **base)
-        return Incoming(kind=Kind.event, **base)  # stickers, voice...: the engine has no use
+        return Incoming(kind=Kind.event, **base)  # stickers, contacts...: the engine has no use
 
     def _command(self, message: Message) -> tuple[str | None, str] | None:
         """(name, args) for a bot command at the start; name None if meant for another bot."""
@@ -244,6 +248,18 @@ class TelegramAdapter:
             return data
 
         return Photo(ref=file_id, read=read, filename=f"{tg_file.file_unique_id}{suffix.lower()}")
+
+    def _later(self, recording, language: str | None) -> Photo:
+        """A voice note or video, fetched only if a step keeps it (an anonymous report
+        refuses it unheard)."""
+        suffix = ".mp4" if getattr(recording, "mime_type", "") == "video/mp4" or \
+            recording.__class__.__name__ in ("Video", "VideoNote") else ".ogg"
+
+        async def read() -> bytes:
+            return await (await self._download(recording.file_id, recording.file_size, suffix,
+                                               language)).read()
+
+        return Photo(ref=recording.file_id, read=read, filename=f"{recording.file_unique_id}{suffix}")
 
     async def _on_button(self, update: Update) -> None:
         query = update.callback_query

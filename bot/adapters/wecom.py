@@ -34,7 +34,7 @@ from wechatpy.work import parse_message
 from wechatpy.work.crypto import WeChatCrypto
 from wechatpy.work.events import ClickEvent, EnterAgentEvent, LocationEvent
 from wechatpy.work.exceptions import InvalidCorpIdException
-from wechatpy.work.messages import ImageMessage, LocationMessage, TextMessage
+from wechatpy.work.messages import ImageMessage, LocationMessage, TextMessage, VideoMessage, VoiceMessage
 
 from bot.adapters.base import DeliveryFailed, split_text, utf8_size, valid_position
 from bot.adapters.wecom_client import ALL_INVALID, UNTRUSTED_IP, TooLarge, WecomClient, WecomError
@@ -91,6 +91,7 @@ class Inbound:
     message_id: str
     incoming: Incoming
     media_id: str | None = None  # a photo to download before the engine sees it
+    recording: str | None = None  # a voice note or video's media id, downloaded only if kept
     card: CardClick | None = None  # a card button was tapped: show the choice on the card
     greeting: bool = False  # the user opened the app
 
@@ -164,7 +165,10 @@ def parse_callback(xml: str) -> Inbound | None:
             return Inbound(user, message_id, Incoming(kind=Kind.event, **base))
         return Inbound(user, message_id, Incoming(
             kind=Kind.location, latitude=latitude, longitude=longitude, **base))
-    # Voice, video, files, links: the engine answers with a hint when a question is open.
+    if isinstance(message, (VoiceMessage, VideoMessage)) and message.media_id:
+        kind = Kind.voice if isinstance(message, VoiceMessage) else Kind.video
+        return Inbound(user, message_id, Incoming(kind=kind, **base), recording=message.media_id)
+    # Files, links: the engine answers with a hint when a question is open.
     return Inbound(user, message_id, Incoming(kind=Kind.event, **base))
 
 
@@ -398,6 +402,8 @@ class WecomAdapter:
                 try:
                     if inbound.media_id is not None:
                         msg = await self._with_photo(msg, inbound.media_id)
+                    if inbound.recording is not None:
+                        msg = replace(msg, media=self._later(inbound.recording, msg.kind))
                 except Unusable as problem:
                     await self.render(user, [Text(problem.message)])
                     return
@@ -443,6 +449,15 @@ class WecomAdapter:
             return data
 
         return replace(msg, photo=Photo(ref=media_id, read=read, filename=f"photo{suffix}"))
+
+    def _later(self, media_id: str, kind: Kind) -> Photo:
+        """A voice note (AMR) or video (MP4), fetched only if a step keeps it."""
+        suffix = ".amr" if kind is Kind.voice else ".mp4"
+
+        async def read() -> bytes:
+            return (await self.client.download_media(media_id, self.max_bytes)).data
+
+        return Photo(ref=media_id, read=read, filename=f"recording{suffix}")
 
     async def _show_choice(self, user: str, click: CardClick) -> None:
         """Replace the tapped card's buttons by the answer, so the chat reads as a record."""

@@ -5,6 +5,7 @@ intents below; handlers see nothing else of a platform.
 """
 from __future__ import annotations
 
+import datetime as dt
 import enum
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -16,6 +17,8 @@ class Kind(str, enum.Enum):
     photo = "photo"
     location = "location"
     choice = "choice"  # a button was tapped
+    voice = "voice"  # a voice note (or an audio file): kept as evidence where a step takes it
+    video = "video"  # a short video
     event = "event"  # platform events: entering the app, a menu click already mapped, ...
 
 
@@ -43,6 +46,7 @@ class Incoming:
     text: str = ""  # the text, or the command's argument string
     command: str | None = None  # without the slash: "start"
     photo: Photo | None = None
+    media: Photo | None = None  # a voice note or video; its bytes are read only if kept
     latitude: float | None = None
     longitude: float | None = None
     choice: str | None = None  # the option's value
@@ -133,6 +137,7 @@ class Notice:
     replies: tuple[Reply, ...]
     kind: str  # what it is about, e.g. "patrol_closed"
     key: str  # unique per notice, so it is never sent twice
+    not_before: dt.datetime | None = None  # held back until then (blurs when a reporter wrote)
 
 
 # Values of options that replace an AskLocation / AskPhoto skip or done button.

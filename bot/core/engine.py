@@ -16,15 +16,18 @@ from dataclasses import replace
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from bot.config import Config
-from bot.core import serialize
+from bot.core import interruptions, serialize
 from bot.core.contract import ChatType, Incoming, Kind, Notice, OpenPrivateChat, Reply, Text
 from bot.core.flow import CANCEL_VALUE, KIND_HINTS, Command, Ctx, Dialog
-from bot.core.i18n import Translator, resolve_locale
+from bot.core.i18n import N_, Translator, resolve_locale
+from bot.core.interruptions import WouldReplace
 from bot.core.registry import Registry
 from storage import dedup, dialogs, directory, outbox
 from storage.media import MediaStore
 
 log = logging.getLogger("redshield.engine")
+
+RECORDINGS = (Kind.voice, Kind.video)
 
 
 def utcnow() -> dt.datetime:
@@ -56,8 +59,13 @@ class Engine:
             msg = replace(msg, text=msg.text.replace("\x00", ""),
                           choice=msg.choice.replace("\x00", "") if msg.choice else msg.choice)
         try:
-            async with self.sessions() as session, session.begin():
-                replies, queued = await self._handle(session, msg)
+            try:
+                async with self.sessions() as session, session.begin():
+                    replies, queued = await self._handle(session, msg)
+            except WouldReplace:
+                # The command would drop an open flow: nothing it did is kept; ask first.
+                async with self.sessions() as session, session.begin():
+                    replies, queued = await self._handle(session, msg, ask_first=True)
         except Exception:
             # The id lets the user's report be matched to the log; the log line names
             # no user (an anonymous reporter must not be traceable through it).
@@ -77,10 +85,12 @@ class Engine:
     async def enqueue(self, session, notices: list[Notice], now: dt.datetime) -> int:
         """Write notices to the outbox in the caller's transaction; returns how many were new."""
         rows = [{"key": n.key, "kind": n.kind, "member_id": n.member_id,
-                 "payload": await serialize.dump(n.replies, self.media)} for n in notices]
+                 "payload": await serialize.dump(n.replies, self.media),
+                 "next_attempt_at": n.not_before} for n in notices]
         return await outbox.enqueue_many(session, rows, now)
 
-    async def _handle(self, session, msg: Incoming) -> tuple[list[Reply], int]:
+    async def _handle(self, session, msg: Incoming, ask_first: bool = False
+                      ) -> tuple[list[Reply], int]:
         now = self.clock()
         if msg.message_id and not await dedup.claim(session, msg.platform, msg.message_id, now):
             log.info("duplicate %s message ignored", msg.platform)
@@ -103,11 +113,17 @@ class Engine:
         if dialog and (row.expires_at <= now or ctx.step is None):
             # Too old (or its flow changed in an upgrade): say so, then treat the input afresh.
             ctx.dialog = None
-            ctx.say(ctx.t("上一次的操作已超时，已自动取消。"))
+            if not row.data.get(interruptions.OPTIONAL):
+                ctx.say(interruptions.expired_text(ctx, row.flow, row.data))
             if msg.kind is Kind.choice:
                 return await self._finish(ctx, key, row)
 
-        await self._route(ctx)
+        if ask_first and ctx.dialog is not None and not interruptions.nothing_entered(ctx):
+            interruptions.ask_first(ctx, msg)
+        else:
+            if ask_first:
+                ctx.dialog = None  # nothing entered yet: the new command simply takes over
+            await self._route(ctx)
         return await self._finish(ctx, key, row)
 
     async def _finish(self, ctx: Ctx, key, row) -> tuple[list[Reply], int]:
@@ -135,8 +151,17 @@ class Engine:
 
     async def _route(self, ctx: Ctx) -> None:
         t = ctx.t
+        answer = interruptions.pending_answer(ctx)
+        if answer == interruptions.KEEP:
+            ctx.dialog.data.pop(interruptions.PENDING)
+            await ctx.ask_again()
+            return
+        if answer == interruptions.REPLACE:
+            ctx.msg = interruptions.waiting_command(ctx)
         if ctx.dialog is not None:
             ctx.msg = _typed_choice(ctx, ctx.msg, ctx.step.accepts)
+            if interruptions.optional(ctx) and ctx.msg.kind not in ctx.step.accepts:
+                ctx.dialog = None  # what was needed is saved; the rest may be left
         msg = ctx.msg
         command, args = self.registry.match(msg)
         if command is None and msg.kind is Kind.choice and ctx.dialog:
@@ -158,28 +183,44 @@ class Engine:
             return  # platform events with no meaning here need no answer
         elif msg.kind in self.registry.unprompted and ctx.member.active:
             await self.registry.unprompted[msg.kind](ctx, msg)
+        elif msg.kind in RECORDINGS:
+            ctx.say(t("语音和视频没有保存：现在没有需要它的问题。请发文字、照片，或发送“帮助”查看可用功能。"))
         else:
             ctx.say(t("没看懂这条消息。发送“帮助”查看可用功能。"))
 
     async def _run_command(self, ctx: Ctx, command: Command, args: str) -> None:
+        refusal = self._refusal(ctx, command)
+        if refusal is not None:
+            ctx.send(refusal)
+            if ctx.dialog is not None:
+                await ctx.ask_again()  # a refused command leaves the open question as it was
+            return
+        if interruptions.optional(ctx) and not command.keeps_dialog:
+            ctx.dialog = None
+        if ctx.dialog is None or command.keeps_dialog:
+            await command.handler(ctx, _with_args(ctx.msg, args))
+            return
+        # Beside an open question: a command that only answers is a look-up, and the
+        # question is asked again; one that would start a flow raises WouldReplace.
+        ctx.held, ctx.dialog = ctx.dialog, None
+        await command.handler(ctx, _with_args(ctx.msg, args))
+        ctx.dialog, ctx.held = ctx.held, None
+        await ctx.ask_again()
+
+    def _refusal(self, ctx: Ctx, command: Command) -> Reply | None:
+        """Why this member may not run this command here, if they may not."""
         t = ctx.t
         if not command.public:
             if ctx.member is None:
-                ctx.say(self.registry.join_line(t))
-                return
+                return Text(self.registry.join_line(t))
             if not ctx.member.active:
-                ctx.say(t("您的账号已停用。如有疑问请联系党支部书记。"))
-                return
+                return Text(t("您的账号已停用。如有疑问请联系党支部书记。"))
             if command.roles and not (command.roles & ctx.member.role_names):
-                ctx.say(t("您没有使用此功能的权限。发送“帮助”查看可用功能。"))
-                return
+                return Text(t("您没有使用此功能的权限。发送“帮助”查看可用功能。"))
         if command.private_only and ctx.msg.chat_type is ChatType.group:
             param = "" if command.name == "start" else command.name  # see Registry._deep_link
-            ctx.send(OpenPrivateChat(t("此功能请在与我的私聊中使用。"), t("打开私聊"), param))
-            return
-        if ctx.dialog is not None and not command.keeps_dialog:
-            ctx.dialog = None  # a new command replaces an unfinished one
-        await command.handler(ctx, _with_args(ctx.msg, args))
+            return OpenPrivateChat(t("此功能请在与我的私聊中使用。"), t("打开私聊"), param)
+        return None
 
     async def _step_input(self, ctx: Ctx) -> None:
         msg, step = ctx.msg, ctx.step
@@ -188,6 +229,11 @@ class Engine:
             await ctx.ask_again()
             return
         if msg.kind not in step.accepts:
+            if msg.kind is Kind.photo:  # never taken for another flow: said plainly
+                ctx.say(ctx.t("这一步不需要照片，照片没有保存。"))
+            elif msg.kind in RECORDINGS:
+                flow = ctx.registry.flows[ctx.dialog.flow]
+                ctx.say(ctx.t(flow.refuses_recordings or N_("这一步不收语音和视频，没有保存。")))
             hint = step.hint or _hint_for(step.accepts)
             ctx.say(ctx.t(hint))
             await ctx.ask_again()

@@ -57,6 +57,7 @@ class Command:
     private_only: bool = False
     takes_args: bool = False  # "查询 ABC" is the command with an argument
     listed: bool = True  # shown by /help
+    shown_to: frozenset[str] | None = None  # /help lists it only for these roles (None: all allowed)
     keeps_dialog: bool = False  # acts on the open question itself (help, cancel) instead of replacing it
     cancels: bool = False  # what the 取消 button on every question runs
 
@@ -82,8 +83,11 @@ class Flow:
     """A conversation: steps in the order they are declared; the first one is asked
     when it starts."""
 
-    def __init__(self, name: str):
+    def __init__(self, name: str, title: str | None = None, refuses_recordings: str | None = None):
         self.name = name
+        self.title = title  # msgid naming what it fills in ("隐患报告"), for "continue or discard?"
+        # msgid: why a voice note or video is refused at any of its steps (anonymity, say)
+        self.refuses_recordings = refuses_recordings
         self.steps: dict[str, Step] = {}
         self.first: Step | None = None
 
@@ -143,6 +147,8 @@ class Ctx:
         self.replies: list[Reply] = []
         self.notices: list[Notice] = []  # for other members, sent once the step is committed
         self.registry = registry  # what else the bot can do (for /help and the like)
+        # A dialog set aside while a command runs beside it (a look-up); see interruptions.
+        self.held: Dialog | None = None
         self.set_locale(locale)
 
     def set_locale(self, locale: str) -> None:
@@ -175,6 +181,10 @@ class Ctx:
     async def start(self, flow: Flow, data: dict[str, Any] | None = None,
                     at: Step | None = None) -> None:
         """Open the flow and ask its first question (or the question of step `at`)."""
+        if self.held is not None:
+            from bot.core.interruptions import WouldReplace
+
+            raise WouldReplace(flow.name)
         step = at or flow.first
         self.dialog = Dialog(flow.name, step.name, new_token(), dict(data or {}))
         await self.goto(step)
@@ -184,6 +194,8 @@ class Ctx:
         assert self.dialog is not None, "no dialog is open"
         if not isinstance(step, Step) or step.flow.name != self.dialog.flow:
             raise TypeError(f"{step!r} is not a step of the open flow {self.dialog.flow!r}")
+        if self.dialog.step != step.name:  # an answer taken: counted for "已填 N 项"
+            self.dialog.data["_filled"] = self.dialog.data.get("_filled", 0) + 1
         self.dialog.step = step.name
         self.dialog.token = new_token()
         await self.ask_again()
@@ -207,6 +219,11 @@ class Ctx:
         if self.dialog is None or value is None:
             return False
         return any(v == value for _, v in self.dialog.data.get("_offered", ()))
+
+    @property
+    def beside_dialog(self) -> bool:
+        """A command runs while another question is open: it may answer, not ask."""
+        return self.held is not None
 
     def finish(self) -> None:
         self.dialog = None

@@ -29,12 +29,20 @@ async def prompt_text(ctx: Ctx, prompt: Prompt) -> str:
     return await text if inspect.isawaitable(text) else text
 
 
+def too_long(ctx: Ctx, length: int, limit: int) -> str:
+    return ctx.t("太长了：最多 {limit} 字，这次 {length} 字。请精简后重新发送。").format(
+        limit=limit, length=length)
+
+
 def ask_text(flow: Flow, prompt: Prompt, *, empty: str = N_("请输入文字。"), min_len: int = 1,
-             max_len: int = 1000, skip: str | None = None, name: str | None = None
+             max_len: int = 1000, skip: str | None = None, name: str | None = None,
+             recordings: Callable[[Ctx, Incoming], Awaitable[None]] | None = None,
              ) -> Callable[[Callable[[Ctx, str | None], Awaitable[None]]], Step]:
-    """Free text, stripped, at least `min_len` characters (else `empty` is said), kept
-    to `max_len`. With `skip` (a button label msgid) the question may be skipped,
-    and the handler gets None."""
+    """Free text, stripped, at least `min_len` characters (else `empty` is said), at most
+    `max_len` (else the limit is said and the question asked again). With `skip` (a
+    button label msgid) the question may be skipped, and the handler gets None. With
+    `recordings`, a voice note or video is handed to it (kept beside the text) and
+    the question is asked again."""
 
     async def ask(ctx: Ctx) -> Reply:
         text = await prompt_text(ctx, prompt)
@@ -42,6 +50,9 @@ def ask_text(flow: Flow, prompt: Prompt, *, empty: str = N_("请输入文字。"
 
     def make(then: Callable[[Ctx, str | None], Awaitable[None]]) -> Step:
         async def handle(ctx: Ctx, msg: Incoming) -> None:
+            if msg.kind in (Kind.voice, Kind.video):
+                await recordings(ctx, msg)
+                return await ctx.ask_again()
             if msg.kind is Kind.choice:
                 if msg.choice != SKIP:
                     return await ctx.reject()
@@ -49,9 +60,13 @@ def ask_text(flow: Flow, prompt: Prompt, *, empty: str = N_("请输入文字。"
             text = msg.text.strip()
             if len(text) < min_len:
                 return await ctx.reject(ctx.t(empty))
-            await then(ctx, text[:max_len])
+            if len(text) > max_len:  # never cut silently: say how long it may be
+                return await ctx.reject(too_long(ctx, len(text), max_len))
+            await then(ctx, text)
 
         accepts = {Kind.text, Kind.choice} if skip else {Kind.text}
+        if recordings is not None:
+            accepts |= {Kind.voice, Kind.video}
         return flow.add(name or then.__name__, accepts=accepts, ask=ask, handle=handle)
 
     return make

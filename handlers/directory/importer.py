@@ -10,7 +10,7 @@ The file format is an interface operators rely on:
 
     [[projects]]  code, name, branch
     [[zones]]     project, name, kind [, latitude, longitude, radius]
-    [[members]]   project, name, roles, zones [, wecom_userid, active, leave_until]
+    [[members]]   project, name, roles [, zones, wecom_userid, active, leave_until]
 
 A CSV file holds one of the three; its header tells which (a `branch`
 column: projects, a `kind` column: zones, otherwise members). In CSV, lists
@@ -45,7 +45,8 @@ GEOFENCE = ("latitude", "longitude", "radius")
 KEYS = {
     "projects": (("code", "name", "branch"), ()),
     "zones": (("project", "name", "kind"), GEOFENCE),
-    "members": (("project", "name", "roles", "zones"), ("wecom_userid", "active", "leave_until")),
+    # zones are optional: workers and crew leads own none.
+    "members": (("project", "name", "roles"), ("zones", "wecom_userid", "active", "leave_until")),
 }
 
 _LENGTHS = {
@@ -319,8 +320,8 @@ class _Fields:
             self.problem(f"{key} {value!r} is longer than {limit} characters")
         return value
 
-    def names(self, key: str) -> list[str] | None:
-        value = self._value(key, True)
+    def names(self, key: str, *, required: bool = True) -> list[str] | None:
+        value = self._value(key, required)
         if value is None:
             return None
         if isinstance(value, str):
@@ -417,7 +418,7 @@ def _zone(f: _Fields) -> ZoneRow:
 
 def _member(f: _Fields) -> MemberRow:
     project, name = f.text("project"), f.text("name")
-    roles, zones = f.names("roles"), f.names("zones")
+    roles, zones = f.names("roles"), f.names("zones", required=False)
     if roles is not None:
         for role in roles:
             if role not in ROLES:

@@ -9,6 +9,7 @@ from bot.core.flow import Command, Ctx
 from bot.core.i18n import N_
 from bot.core.registry import Registry
 from bot.scheduler import daily
+from handlers import roles
 from handlers.hazard import overdue, rectify, report, views
 from handlers.hazard.overdue import find_overdue
 from storage import patrols as patrol_store
@@ -20,8 +21,8 @@ __all__ = ["find_overdue", "register"]
 def register(registry: Registry) -> None:
     for flow in (report.flow, rectify.rectify_flow, rectify.send_back_flow):
         registry.flow(flow)
-    registry.command(Command("hazard", hazard_command, N_("报告隐患 / 查看隐患"), words=("隐患",),
-                             takes_args=True))
+    registry.command(Command("hazard", hazard_command, N_("报告隐患 / 查看隐患"), words=(N_("隐患"),),
+                             takes_args=True, shown_to=roles.PATROLLERS | roles.SUPERVISORS))
     registry.command(overdue.command)
     for command in rectify.commands:
         registry.command(command)

@@ -7,6 +7,7 @@ import re
 from bot.core.contract import Document
 from bot.core.i18n import N_, Translator
 from handlers.hazard.pdf import render_notice
+from handlers.photos import is_recording, recordings_text
 from storage.media import MediaStore
 from storage.models import Hazard, HazardStatus
 
@@ -31,8 +32,8 @@ def ref(hazard: Hazard) -> str:
 def parse_ref(text: str, this_year: int) -> tuple[int, int] | None:
     """"7", "2026-7", "2026-0007", or the notice number itself."""
     text = text.strip()
-    m = re.fullmatch(r"(?:(\d{4})[-/])?0*(\d{1,6})", text) or \
-        re.fullmatch(r"红盾整改〔(\d{4})〕0*(\d{1,6})号", text)
+    m = re.fullmatch(r"(?:([0-9]{4})[-/])?0*([0-9]{1,6})", text) or \
+        re.fullmatch(r"红盾整改〔([0-9]{4})〕0*([0-9]{1,6})号", text)
     if not m:
         return None
     return int(m.group(1) or this_year), int(m.group(2))
@@ -74,7 +75,12 @@ async def notice_pdf(t: Translator, hazard: Hazard, media: MediaStore, tz) -> Do
         (t("整改责任人"), assignee_text(t, hazard)), (t("整改期限"), hazard.deadline.isoformat()),
         (t("状态"), t(STATUS[hazard.status])),
     ]
-    before = [await media.read(p.media_name) for p in hazard.photos if p.stage == "before"]
+    before = [await media.read(p.media_name) for p in hazard.photos
+              if p.stage == "before" and not is_recording({"evidence": p.evidence})]
+    attached = recordings_text(t, [p.evidence.get("kind") for p in hazard.photos
+                                   if is_recording({"evidence": p.evidence})])
+    if attached:  # voice notes and videos cannot be printed: the notice says they exist
+        fields.append((t("附件"), attached))
     after_fields, after = None, None
     if hazard.status == HazardStatus.closed:
         after_fields = [
@@ -84,7 +90,8 @@ async def notice_pdf(t: Translator, hazard: Hazard, media: MediaStore, tz) -> Do
             (t("复查人"), hazard.rechecked_by.name if hazard.rechecked_by else "—"),
             (t("销项日期"), hazard.closed_at.astimezone(tz).strftime("%Y-%m-%d %H:%M")),
         ]
-        after = [await media.read(p.media_name) for p in hazard.photos if p.stage == "after"]
+        after = [await media.read(p.media_name) for p in hazard.photos
+                 if p.stage == "after" and not is_recording({"evidence": p.evidence})]
     data = render_notice(fields, t("隐患整改通知书"), before, t("整改前照片"),
                          after_fields, after, t("整改后照片"),
                          footer=t("{branch} · 红盾行动").format(branch=hazard.project.branch))

@@ -45,7 +45,7 @@ async def overdue_command(ctx: Ctx, msg: Incoming) -> None:
     ctx.send(Choices("\n".join(lines), options))
 
 
-command = Command("overdue", overdue_command, N_("超期隐患"), words=("超期",), roles=roles.SUPERVISORS)
+command = Command("overdue", overdue_command, N_("超期隐患"), words=(N_("超期"),), roles=roles.SUPERVISORS)
 
 
 async def overdue_notices(session, now: dt.datetime, config) -> list[Notice]:

@@ -3,7 +3,7 @@ measures) and /recheck (pass and close, 销项, or send back with a reason). The
 rules themselves are in lifecycle."""
 from __future__ import annotations
 
-from bot.core.contract import Choices, Image, Incoming, Notice, Option, Text
+from bot.core.contract import Choices, Document, Image, Incoming, Notice, Option, Text
 from bot.core.flow import Command, Ctx, Flow
 from bot.core.i18n import N_
 from bot.core.steps import ask_text
@@ -17,8 +17,8 @@ from storage import hazards as store
 from storage.directory import members_with_roles
 from storage.models import Hazard, HazardStatus, Member
 
-rectify_flow = Flow("rectify")
-send_back_flow = Flow("send_back")
+rectify_flow = Flow("rectify", N_("整改提交"))
+send_back_flow = Flow("send_back", N_("退回意见"))
 
 
 async def find(ctx: Ctx, text: str) -> Hazard | None:
@@ -37,8 +37,8 @@ def state_text(ctx: Ctx, hazard: Hazard) -> str:
 
 
 @photo_rules.collect_photos(rectify_flow, N_("提交整改：请拍整改后的照片（1–9 张），发完点“完成”。"),
-                            keep=photo_rules.keep_evidence,
-                            required=N_("销项需要整改后的照片，请至少发送一张。"))
+                            keep=photo_rules.keep_evidence_or_recording,
+                            required=N_("销项需要整改后的照片，请至少发送一张。"), recordings=True)
 async def photos(ctx: Ctx, kept: list) -> None:
     await ctx.goto(measures)
 
@@ -80,8 +80,11 @@ async def review_card(ctx: Ctx, hazard: Hazard, reader: Member) -> tuple:
                     + "\n" + tr("整改措施：{measures}").format(measures=hazard.measures))]
     for photo in hazard.photos:
         caption = tr("整改前") if photo.stage == "before" else tr("整改后")
-        replies.append(Image(await store_.read(photo.media_name), caption=caption,
-                             filename=photo.media_name.split("/")[-1]))
+        data, filename = await store_.read(photo.media_name), photo.media_name.split("/")[-1]
+        if photo_rules.is_recording({"evidence": photo.evidence}):  # to be listened to, as a file
+            replies.append(Document(data, filename, caption=caption))
+        else:
+            replies.append(Image(data, caption=caption, filename=filename))
     replies.append(Choices(tr("复查结果："), (
         Option(tr("通过销项"), f"/recheck {ref(hazard)} pass"),
         Option(tr("退回"), f"/recheck {ref(hazard)} back"))))
@@ -91,7 +94,9 @@ async def review_card(ctx: Ctx, hazard: Hazard, reader: Member) -> tuple:
 async def rectify_command(ctx: Ctx, msg: Incoming) -> None:
     t = ctx.t
     parts = msg.text.split()
-    hazard = await find(ctx, parts[0]) if parts else None
+    if not parts:
+        return await my_open_hazards(ctx)
+    hazard = await find(ctx, parts[0])
     if hazard is None:
         ctx.say(t("没有找到这个隐患。请发送如 /rectify 2026-3。"))
     elif not lifecycle.can_rectify(ctx.member, hazard):
@@ -105,6 +110,21 @@ async def rectify_command(ctx: Ctx, msg: Incoming) -> None:
             number=hazard.notice_number), (Option(t("提交整改"), f"/rectify {ref(hazard)}"),)))
     else:
         await ctx.start(rectify_flow, {"hazard_id": hazard.id, "photos": []})
+
+
+async def my_open_hazards(ctx: Ctx) -> None:
+    """/rectify alone: the hazards waiting for my rectification, one button each."""
+    t = ctx.t
+    mine, _ = await store.open_for(ctx.session, ctx.member.id)
+    mine = [h for h in mine if h.status in lifecycle.RECTIFIABLE]
+    if not mine:
+        ctx.say(t("您没有待整改的隐患。"))
+        return
+    today = local(ctx, ctx.now).date()
+    lines = [t("待您整改的隐患 {n} 项，点编号提交整改：").format(n=len(mine))]
+    lines += [f"{h.notice_number} · {h.deadline.isoformat()}" + (" ⏰" if h.deadline < today else "")
+              for h in mine[:10]]
+    ctx.send(Choices("\n".join(lines), tuple(Option(ref(h), f"/rectify {ref(h)}") for h in mine[:10])))
 
 
 # ---- /recheck
@@ -171,6 +191,7 @@ async def close(ctx: Ctx, hazard: Hazard) -> None:
 
 
 commands = (
-    Command("rectify", rectify_command, N_("提交整改"), words=("整改",), takes_args=True, listed=False),
-    Command("recheck", recheck_command, N_("复查隐患"), words=("复查",), takes_args=True, listed=False),
+    Command("rectify", rectify_command, N_("我的整改：提交整改"), words=(N_("整改"),), takes_args=True,
+            shown_to=frozenset({roles.ASSIGNEE})),
+    Command("recheck", recheck_command, N_("复查隐患"), words=(N_("复查"),), takes_args=True, listed=False),
 )

@@ -6,9 +6,9 @@ import datetime as dt
 from bot.core.contract import Choices, Incoming, Kind, Notice, Option, Text
 from bot.core.flow import Ctx, Flow
 from bot.core.i18n import N_
-from bot.core.steps import ask_text, pick_one
+from bot.core.steps import ask_text, pick_one, too_long
+from handlers import people, roles
 from handlers import photos as photo_rules
-from handlers import roles
 from handlers.dates import local, parse_day
 from handlers.hazard import lifecycle
 from handlers.hazard.common import CATEGORIES, GRADES, media, notice_pdf, ref, summary
@@ -20,8 +20,18 @@ from storage.directory import members_with_roles
 from storage.models import Hazard, HazardPhoto, Member, ViolationReport, ViolationStatus, Zone
 
 DEADLINE_DAYS = ("0", "3", "7")
+OUTSIDE = "outside"  # the assignee is someone outside the directory, who is not notified
 
-flow = Flow("hazard")
+flow = Flow("hazard", N_("隐患报告"))
+
+
+async def keep_beside(ctx: Ctx, msg: Incoming) -> None:
+    """A voice note where text is asked: kept as evidence, and the text asked again."""
+    kept = await photo_rules.keep_recording(ctx, msg, len(ctx.data.setdefault("photos", [])))
+    if kept is not None:
+        ctx.data["photos"].append(kept)
+        ctx.say(ctx.t("已保存为证据（{what}）。请再用文字简要写一下。").format(
+            what=photo_rules.recordings_text(ctx.t, [kept["evidence"]["kind"]])))
 
 
 async def start_report(ctx: Ctx, first: Incoming | None = None, **data) -> None:
@@ -40,7 +50,8 @@ async def start_report(ctx: Ctx, first: Incoming | None = None, **data) -> None:
 
 
 @photo_rules.collect_photos(flow, N_("报告隐患：请拍照发送（1–9 张），发完点“完成”。"),
-                            keep=photo_rules.keep_evidence, required=photo_rules.NEED_ONE)
+                            keep=photo_rules.keep_evidence_or_recording,
+                            required=photo_rules.NEED_ONE, recordings=True)
 async def photos(ctx: Ctx, kept: list) -> None:
     await ctx.goto(zone)
 
@@ -72,7 +83,7 @@ async def grade(ctx: Ctx, value: str) -> None:
 
 
 @ask_text(flow, N_("请简要描述隐患（例如：3号楼5层脚手架缺少扣件）。"), empty=N_("描述不能为空。"),
-          min_len=2)
+          min_len=2, recordings=keep_beside)
 async def description(ctx: Ctx, text: str) -> None:
     ctx.data["description"] = text
     await ctx.goto(requirement)
@@ -86,24 +97,60 @@ async def requirement(ctx: Ctx, text: str | None) -> None:
 
 async def ask_assignee(ctx: Ctx) -> Choices:
     people = await members_with_roles(ctx.session, ctx.member.project_id, {roles.ASSIGNEE})
-    return Choices(ctx.t("整改责任人：点名字，或输入班组 / 分包单位名称。"),
+    return Choices(ctx.t("整改责任人：点名字，或输入姓名。"),
                    tuple(Option(m.name, f"m{m.id}") for m in people))
 
 
 @flow.step(accepts={Kind.text, Kind.choice}, ask=ask_assignee)
 async def assignee(ctx: Ctx, msg: Incoming) -> None:
-    if msg.kind is Kind.text:
-        name = msg.text.strip()
-        if not name:
-            return await ctx.reject()
-        ctx.data.update(assignee_id=None, assignee_text=name[:200])
-        return await ctx.goto(deadline)
-    member = None
-    if (msg.choice or "").startswith("m") and msg.choice[1:].isdigit():
-        member = await ctx.session.get(Member, int(msg.choice[1:]))
-    if member is None or member.project_id != ctx.member.project_id:
-        return await ctx.reject(ctx.t("责任人必须是本项目的人员，请从按钮中选择。"))
-    ctx.data.update(assignee_id=member.id, assignee_text=None)
+    await take_assignee(ctx, msg)
+
+
+async def take_assignee(ctx: Ctx, msg: Incoming) -> None:
+    """A tap on a member, or a typed name resolved to one (spaces and case ignored);
+    otherwise near matches are offered, or the name is kept as an outside person."""
+    if msg.kind is Kind.choice:
+        member = await people.chosen_member(ctx, msg.choice)
+        if member is None:
+            return await ctx.reject(ctx.t("责任人必须是本项目的人员，请从按钮中选择。"))
+        return await set_assignee(ctx, member.id, None)
+    typed = msg.text.strip()
+    if not typed:
+        return await ctx.reject()
+    if len(typed) > 50:
+        return await ctx.reject(too_long(ctx, len(typed), 50))
+    exact, near = await people.by_typed_name(ctx, typed)
+    if exact is not None:
+        return await set_assignee(ctx, exact.id, None)
+    ctx.data["typed_assignee"] = typed
+    ctx.data["near"] = [m.id for m in near]
+    await ctx.goto(assignee_check)
+
+
+async def ask_assignee_check(ctx: Ctx) -> Choices:
+    t, typed = ctx.t, ctx.data["typed_assignee"]
+    near = [await ctx.session.get(Member, i) for i in ctx.data["near"]]
+    if near:
+        prompt = t("本项目没有“{name}”。您是指 {who} 吗？").format(
+            name=typed, who=t("、").join(m.name for m in near))
+    else:
+        prompt = t("本项目没有“{name}”。可以重新输入姓名，或按外部人员登记（系统不会通知他）。").format(
+            name=typed)
+    options = tuple(Option(m.name, f"m{m.id}") for m in near)
+    return Choices(prompt, options + (Option(t("按外部人员登记（不通知）"), OUTSIDE),))
+
+
+@flow.step(accepts={Kind.text, Kind.choice}, ask=ask_assignee_check)
+async def assignee_check(ctx: Ctx, msg: Incoming) -> None:
+    if msg.kind is Kind.choice and msg.choice == OUTSIDE:
+        return await set_assignee(ctx, None, ctx.data["typed_assignee"])
+    await take_assignee(ctx, msg)
+
+
+async def set_assignee(ctx: Ctx, member_id: int | None, outside: str | None) -> None:
+    for key in ("typed_assignee", "near"):
+        ctx.data.pop(key, None)
+    ctx.data.update(assignee_id=member_id, assignee_text=outside)
     await ctx.goto(deadline)
 
 
@@ -119,7 +166,7 @@ async def deadline(ctx: Ctx, msg: Incoming) -> None:
     if msg.kind is Kind.choice and msg.choice in DEADLINE_DAYS:
         chosen = today + dt.timedelta(days=int(msg.choice))
     else:
-        chosen = parse_day(msg.text, today) if msg.kind is Kind.text else None
+        chosen = parse_day(msg.text, today, prefer="future") if msg.kind is Kind.text else None
     if chosen is None:
         return await ctx.reject(ctx.t("没看懂这个日期，请点按钮或输入如 12-05。"))
     if chosen < today:
@@ -133,7 +180,8 @@ async def deadline(ctx: Ctx, msg: Incoming) -> None:
 async def ask_confirm(ctx: Ctx) -> Choices:
     t, d = ctx.t, ctx.data
     place = await ctx.session.get(Zone, d["zone_id"])
-    who = d["assignee_text"] or (await ctx.session.get(Member, d["assignee_id"])).name
+    who = (t("{name}（外部人员，不通知）").format(name=d["assignee_text"]) if d["assignee_text"]
+           else (await ctx.session.get(Member, d["assignee_id"])).name)
     lines = [t("请确认："),
              t("{grade} · {category} · {zone}").format(grade=t(GRADES[d["grade"]]),
                                                       category=t(d["category"]), zone=place.name),
@@ -141,7 +189,11 @@ async def ask_confirm(ctx: Ctx) -> Choices:
              t("整改要求：{requirement}").format(requirement=d["requirement"] or "—"),
              t("整改责任人：{who}").format(who=who),
              t("整改期限：{deadline}").format(deadline=d["deadline"]),
-             t("照片 {n} 张").format(n=len(d["photos"]))]
+             t("照片 {n} 张").format(n=sum(not photo_rules.is_recording(p) for p in d["photos"]))]
+    attached = photo_rules.recordings_text(t, [p["evidence"]["kind"] for p in d["photos"]
+                                              if photo_rules.is_recording(p)])
+    if attached:
+        lines.append(attached)
     return Choices("\n".join(lines), (Option(t("确认提交"), "yes"),))
 
 

@@ -9,6 +9,7 @@ from bot.core.contract import Choices, Incoming, Kind, Option
 from bot.core.flow import Command, Ctx, Flow
 from bot.core.i18n import N_
 from bot.core.steps import ask_text
+from handlers import roles
 from handlers.dates import local, parse_clock, parse_day, parse_minutes
 from handlers.labels import day_text, duration_text
 from handlers.patrol.progress import week_progress
@@ -21,7 +22,7 @@ DURATIONS = (30, 60, 90, 120)
 TIMES = ("08:00", "10:00", "14:00", "16:00")
 OVERLAP = N_("这段时间与您已有的巡查重叠，请重新选择开始时间。")
 
-flow = Flow("patrol_log")
+flow = Flow("patrol_log", N_("补记巡查"))
 
 
 async def ask_day(ctx: Ctx) -> Choices:
@@ -42,7 +43,7 @@ async def day(ctx: Ctx, msg: Incoming) -> None:
         tapped = re.fullmatch(r"d\d{4}-\d\d-\d\d", msg.choice or "")
         chosen = dt.date.fromisoformat(msg.choice[1:]) if tapped else None
     else:
-        chosen = parse_day(msg.text, today)
+        chosen = parse_day(msg.text, today, prefer="past")
     if chosen is None:
         return await ctx.reject(t("没看懂这个日期，请点按钮或输入如 11-20。"))
     if chosen > today:
@@ -128,4 +129,4 @@ async def log_command(ctx: Ctx, msg: Incoming) -> None:
     await ctx.start(flow)
 
 
-command = Command("log", log_command, N_("补记巡查"), words=("补记",))
+command = Command("log", log_command, N_("补记巡查"), words=(N_("补记"),), roles=roles.PATROLLERS)

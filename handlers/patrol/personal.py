@@ -8,21 +8,21 @@ import math
 from bot.core.contract import AskLocation, Choices, Incoming, Kind, Option
 from bot.core.flow import Command, Ctx, Flow
 from bot.core.i18n import N_
-from handlers import geo
+from handlers import geo, roles
 from handlers.dates import local
 from handlers.labels import duration_text
-from handlers.patrol import logged
+from handlers.patrol import fix, logged
 from handlers.patrol.fix import fix_command
 from handlers.patrol.progress import minutes_between, week_progress
-from handlers.zones import NOT_OURS, chosen_zone, project_zones, zone_options
+from handlers.zones import project_zones, zone_of, zone_options
 from storage import patrols as store
 from storage.models import Patrol, Zone
 
 END_BUTTON = "/patrol end"
 LOG = "log"  # the zone question's button for a patrol done without the phone
 
-start_flow = Flow("patrol")
-end_flow = Flow("patrol_end")
+start_flow = Flow("patrol", N_("巡查"))
+end_flow = Flow("patrol_end", N_("结束巡查"))
 
 
 # ---- starting
@@ -33,14 +33,27 @@ async def ask_zone(ctx: Ctx) -> Choices:
     return Choices(ctx.t("开始巡查：请选择巡查区域。"), options)
 
 
-@start_flow.step(accepts={Kind.choice}, ask=ask_zone)
+@start_flow.step(accepts={Kind.choice, Kind.text}, ask=ask_zone)
 async def zone(ctx: Ctx, msg: Incoming) -> None:
-    if msg.choice == LOG:
+    """The tap starts the patrol; the location is an optional addition, not a gate."""
+    t = ctx.t
+    if msg.kind is Kind.choice and msg.choice == LOG:
+        ctx.dialog = None
         return await ctx.start(logged.flow)
-    chosen = await chosen_zone(ctx, msg.choice)
+    chosen, why = await zone_of(ctx, msg)
     if chosen is None:
-        return await ctx.reject(ctx.t(NOT_OURS))
-    ctx.data["zone_id"] = chosen.id
+        return await ctx.reject(why)
+    if await store.open_patrol(ctx.session, ctx.member.id) is not None:
+        ctx.finish()  # started meanwhile from another phone
+        ctx.say(t("您已有进行中的巡查。发送“巡查”可结束它。"))
+        return
+    patrol = Patrol(member_id=ctx.member.id, project_id=ctx.member.project_id, zone_id=chosen.id,
+                    started_at=ctx.now, created_at=ctx.now)
+    ctx.session.add(patrol)
+    await ctx.session.flush()
+    ctx.say(t("✅ 巡查开始：{zone}，{time}。").format(
+        zone=chosen.name, time=local(ctx, ctx.now).strftime("%H:%M")))
+    ctx.data.update(patrol_id=patrol.id, _optional=True)  # saved: what follows may be left
     await ctx.goto(start_location)
 
 
@@ -52,28 +65,21 @@ async def ask_start_location(ctx: Ctx) -> AskLocation:
 @start_flow.step(accepts={Kind.location, Kind.choice}, ask=ask_start_location, name="location")
 async def start_location(ctx: Ctx, msg: Incoming) -> None:
     t = ctx.t
-    zone_id = ctx.data["zone_id"]
+    patrol = await ctx.session.get(Patrol, ctx.data["patrol_id"])
     ctx.finish()
-    if await store.open_patrol(ctx.session, ctx.member.id) is not None:
-        ctx.say(t("您已有进行中的巡查。发送“巡查”可结束它。"))  # started meanwhile from another phone
+    if patrol is None or patrol.ended_at is not None:
+        ctx.say(t("这次巡查已经结束了。"))
         return
-    zone_ = await ctx.session.get(Zone, zone_id)
-    patrol = Patrol(member_id=ctx.member.id, project_id=ctx.member.project_id,
-                    zone_id=zone_.id, started_at=ctx.now, created_at=ctx.now)
-    warning = None
     if msg.kind is Kind.location:
         patrol.start_latitude, patrol.start_longitude = msg.latitude, msg.longitude
-        away = geo.outside(zone_, msg.latitude, msg.longitude)
+        place = await ctx.session.get(Zone, patrol.zone_id)
+        away = geo.outside(place, msg.latitude, msg.longitude) if place else None
         if away is not None:
             patrol.off_site = True
-            warning = t("⚠️ 您距{zone}约 {m} 米，不在区域范围内，本次巡查已标记为“不在现场”。").format(
-                zone=zone_.name, m=round(away) if math.isfinite(away) else "?")
-    ctx.session.add(patrol)
-    await ctx.session.flush()
-    ctx.say(t("✅ 巡查开始：{zone}，{time}。").format(
-        zone=zone_.name, time=local(ctx, ctx.now).strftime("%H:%M")))
-    if warning:
-        ctx.say(warning)
+            ctx.say(t("⚠️ 您距{zone}约 {m} 米，不在区域范围内，本次巡查已标记为“不在现场”。").format(
+                zone=place.name, m=round(away) if math.isfinite(away) else "?"))
+            if ctx.config.practice.off_site_credit == "accepted":
+                ctx.say(t("不在现场的巡查需安监认可后才计入本周。"))
     ctx.send(Choices(
         await week_progress(ctx) + "\n" + t("发现隐患可直接拍照发送。巡查结束时点下面的按钮。"),
         (Option(t("结束巡查"), END_BUTTON),)))
@@ -107,6 +113,9 @@ async def end_location(ctx: Ctx, msg: Incoming) -> None:
     if msg.kind is Kind.location:
         patrol.end_latitude, patrol.end_longitude = msg.latitude, msg.longitude
     await ctx.session.flush()
+    if patrol.off_site and ctx.config.practice.off_site_credit == "accepted":
+        for notice in await fix.review_notices(ctx.session, patrol, ctx.member.name, ctx.config):
+            ctx.notify(notice)  # the officers hear at once (the job's keys are the same)
     minutes = minutes_between(patrol.started_at, patrol.ended_at)
     ctx.say(t("巡查结束，用时 {duration}。").format(duration=duration_text(t, minutes)))
     if patrol.auto_closed:
@@ -131,4 +140,5 @@ async def patrol_command(ctx: Ctx, msg: Incoming) -> None:
         await ctx.start(start_flow)
 
 
-command = Command("patrol", patrol_command, N_("开始 / 结束巡查"), words=("巡查",), takes_args=True)
+command = Command("patrol", patrol_command, N_("开始 / 结束巡查"), words=(N_("巡查"),), takes_args=True,
+                  roles=roles.PATROLLERS)

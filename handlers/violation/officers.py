@@ -9,6 +9,7 @@ from bot.core.flow import Command, Ctx, Flow
 from bot.core.i18n import N_, Translator
 from bot.core.steps import ask_text
 from handlers import roles
+from handlers.dates import parse_id
 from handlers.hazard import report as hazard_report
 from handlers.operator import project_of
 from handlers.violation.common import STATUS
@@ -18,14 +19,15 @@ from storage.models import ViolationEntry, ViolationReport, ViolationStatus
 
 SETTLE = {ViolationStatus.confirmed.value, ViolationStatus.unfounded.value}
 
-reply_flow = Flow("violation_reply")
+reply_flow = Flow("violation_reply", N_("举报回复"))
 
 
 async def find(ctx: Ctx, text: str) -> ViolationReport | None:
     """A report of the officer's own project, by its number."""
-    if not text.isdigit():
+    number = parse_id(text)
+    if number is None:
         return None
-    found = await store.load(ctx.session, int(text))
+    found = await store.load(ctx.session, number)
     return found if found is not None and found.project_id == ctx.member.project_id else None
 
 
@@ -102,7 +104,7 @@ async def violations_command(ctx: Ctx, msg: Incoming) -> None:
         ctx.say(t("本项目没有这个编号的举报。"))
 
 
-command = Command("violations", violations_command, N_("处理违章举报"), words=("举报处理",),
+command = Command("violations", violations_command, N_("处理违章举报"), words=(N_("举报处理"),),
                   roles=roles.OFFICERS, takes_args=True)
 
 

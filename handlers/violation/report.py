@@ -7,21 +7,27 @@ import random
 
 import sqlalchemy as sa
 
-from bot.core.contract import AskPhoto, Choices, Incoming, Kind, Option, Text
+from bot.core.contract import DONE, AskPhoto, Choices, Incoming, Kind, Notice, Option, Text
 from bot.core.flow import Command, Ctx, Flow
 from bot.core.i18n import N_
-from bot.core.steps import ask_text, pick_one
+from bot.core.steps import ask_text, pick_one, too_long
 from handlers import photos as photo_rules
+from handlers import roles
 from handlers.dates import local
+from handlers.notices import translator_for
 from handlers.violation.common import KINDS, STATUS, hash_of_typed, new_receipt, sender_key, to_the_hour
 from storage import attempts
 from storage import violations as store
+from storage.directory import members_with_roles
 from storage.models import Project, ViolationEntry, ViolationReport, ViolationStatus, Zone
 
-flow = Flow("violation")
-track_flow = Flow("track")
-add_flow = Flow("track_add")
+# A voice identifies its speaker: anonymous reports take none, and none is stored.
+NO_RECORDINGS = N_("为保护举报人，匿名举报不收语音和视频（声音和画面能认出人），没有保存。请用文字描述。")
+flow = Flow("violation", N_("举报"), refuses_recordings=NO_RECORDINGS)
+track_flow = Flow("track", N_("举报查询"), refuses_recordings=NO_RECORDINGS)
+add_flow = Flow("track_add", N_("举报补充"), refuses_recordings=NO_RECORDINGS)
 UNSURE = "none"  # the zone button for "不确定"
+MAX_TEXT = 2000
 
 
 # ---- reporting
@@ -68,7 +74,7 @@ async def kind(ctx: Ctx, value: str) -> None:
 
 
 @ask_text(flow, N_("请描述看到的情况（什么时间、什么地方、什么行为）。"), empty=N_("描述不能为空。"),
-          min_len=2, max_len=2000)
+          min_len=2, max_len=MAX_TEXT)
 async def description(ctx: Ctx, text: str) -> None:
     ctx.data["description"] = text
     await ctx.goto(submit)
@@ -189,35 +195,73 @@ async def offer(ctx: Ctx, value: str) -> None:
 
 
 async def ask_addition(ctx: Ctx) -> AskPhoto:
-    return AskPhoto(ctx.t("请输入补充说明，或发送照片。"), skippable=False)
+    added = ctx.data.get("added", 0)
+    if added:
+        prompt = ctx.t("已补充 {n} 条。可以继续发文字或照片，发完点“完成”。").format(n=added)
+    else:
+        prompt = ctx.t("请输入补充说明，或发送照片（可多条），发完点“完成”。")
+    return AskPhoto(prompt, many=True)
 
 
-@add_flow.step(accepts={Kind.text, Kind.photo}, ask=ask_addition, name="add")
+@add_flow.step(accepts={Kind.text, Kind.photo, Kind.choice}, ask=ask_addition, name="add")
 async def addition(ctx: Ctx, msg: Incoming) -> None:
+    """Each piece is kept as it comes: walking away loses nothing already sent."""
+    if msg.kind is Kind.choice:
+        if msg.choice != DONE:
+            return await ctx.reject()
+        return await additions_done(ctx)
     entry = ViolationEntry(report_id=ctx.data["report_id"], author="reporter", at=to_the_hour(ctx.now))
     if msg.kind is Kind.photo:
-        entry.media_name = await photo_rules.keep_anonymous(ctx, msg, 0)
+        entry.media_name = await photo_rules.keep_anonymous(ctx, msg, ctx.data.get("photos", 0))
         if entry.media_name is None:
             return await ctx.reject()
-    elif msg.text.strip():
-        entry.text = msg.text.strip()[:2000]
-    else:
+        ctx.data["photos"] = ctx.data.get("photos", 0) + 1
+    elif not msg.text.strip():
         return await ctx.reject()
+    elif len(msg.text.strip()) > MAX_TEXT:
+        return await ctx.reject(too_long(ctx, len(msg.text.strip()), MAX_TEXT))
+    else:
+        entry.text = msg.text.strip()
     ctx.session.add(entry)
+    ctx.data["added"] = ctx.data.get("added", 0) + 1
+    await ctx.ask_again()
+
+
+async def additions_done(ctx: Ctx) -> None:
+    """A report the officers have settled (or turned into a hazard) is not in their list
+    any more: they are told of the addition, at a random moment like a new report."""
+    added, report_id = ctx.data.get("added", 0), ctx.data["report_id"]
     ctx.finish()
-    ctx.say(ctx.t("✅ 已补充。"))
+    if not added:
+        ctx.say(ctx.t("没有补充内容。"))
+        return
+    ctx.say(ctx.t("✅ 已补充 {n} 条。").format(n=added))
+    found = await store.load(ctx.session, report_id)
+    if found.status is ViolationStatus.new:
+        return  # the officers see it with the report
+    delay = ctx.config.practice.violation_notify_delay_minutes
+    when = ctx.now + dt.timedelta(seconds=random.uniform(0, delay * 60))
+    for officer in await members_with_roles(ctx.session, found.project_id, roles.OFFICERS):
+        tr = translator_for(officer, ctx.config.locale.default)
+        ctx.notify(Notice(officer.id, (Choices(
+            tr("举报 #{id} 有新的补充（{n} 条）。").format(id=found.id, n=added),
+            (Option(tr("查看"), f"/violations {found.id}"),)),),
+            kind="violation_more", key=f"violation_more:{found.id}:{len(found.entries)}:{officer.id}",
+            not_before=when))
 
 
 async def track_command(ctx: Ctx, msg: Incoming) -> None:
     if msg.text.strip():
         await look_up(ctx, msg.text)
+    elif ctx.beside_dialog:  # a look-up: how to follow a report, the open question stays
+        ctx.say(ctx.t("查询举报：发送“查询 查询码”，如 查询 7KQM-X4PD-93RT。"))
     else:
         await ctx.start(track_flow)
 
 
 commands = (
-    Command("report", report_command, N_("匿名举报违章"), words=("举报",), public=True,
+    Command("report", report_command, N_("匿名举报违章"), words=(N_("举报"),), public=True,
             private_only=True, takes_args=True),
-    Command("track", track_command, N_("查询举报进展"), words=("查询",), public=True,
+    Command("track", track_command, N_("查询举报进展"), words=(N_("查询"),), public=True,
             private_only=True, takes_args=True),
 )
