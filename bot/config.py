@@ -282,6 +282,28 @@ with warnings.catch_warnings():
 class MediaConfig(_Section):
     dir: NonEmpty = "data/media"
     max_photo_mb: Positive = 20
+    # A photo with more pixels is refused before it is decoded (a decompression bomb).
+    max_photo_pixels: Positive = 40_000_000
+    # Photos decoded at once per process: each may take ~100 MB while it is worked on.
+    image_workers: Positive = 2
+
+
+class SecurityConfig(_Section):
+    # Keys every pseudonym and counter a database reader must not recompute (anonymous
+    # reporters' rate limits, de-duplication ids, invite codes). Required when `run`
+    # serves a chat platform; also REDSHIELD_SECRET_KEY.
+    secret_key: str = Field("", repr=False)
+
+
+class LogConfig(_Section):
+    # Every level is safe: tokens, secrets and anonymous reporters' messages are redacted.
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+
+class RedisConfig(_Section):
+    # What several workers share that is short-lived: rate counters, anonymous drafts,
+    # WeCom's access token. Empty: one process keeps them in memory.
+    url: str = Field("", repr=False)
 
 
 class LocaleConfig(_Section):
@@ -332,8 +354,10 @@ class WecomConfig(_Section):
                                            lambda key: f"must be 43 characters (got {len(key)})"),
                                 ] = Field("", repr=False)
     api_base_url: HttpUrlText = "https://qyapi.weixin.qq.com/cgi-bin/"
-    redis_url: str = ""
+    redis_url: str = Field("", repr=False)  # an alias of [redis] url, kept for older configs
     numbered_choices: bool = False
+    # Callbacks signed with a timestamp further than this from our clock are refused (replays).
+    max_clock_skew_seconds: Positive = 300
 
     @model_validator(mode="after")
     def _complete_when_enabled(self) -> WecomConfig:
@@ -376,6 +400,11 @@ class PracticeConfig(_Section):
     # What a forgotten patrol (closed at max_patrol_minutes) counts: the time up to the
     # member's last sign of life (a message, photo or location), or the whole cap.
     forgotten_credit: Literal["last_seen", "cap"] = "last_seen"
+    # Who may re-check (复查) a 一般隐患: its finder and these roles; never the assignee or
+    # whoever recorded the rectification. A 重大隐患: only the safety officer or secretary.
+    rechecked_by: Annotated[tuple[Literal["finder", "safety_officer", "secretary", "leader",
+                                          "vanguard", "committee"], ...], StringList] = (
+        "finder", "safety_officer", "secretary", "leader")
     # When a patrol started outside its zone's geofence counts: once a safety officer
     # accepts it, or always (flagged only).
     off_site_credit: Literal["accepted", "always"] = "accepted"
@@ -399,6 +428,9 @@ class Config(BaseSettings):
     model_config = SettingsConfigDict(frozen=True, extra="forbid", strict=True, case_sensitive=True)
 
     bot: BotConfig = Field(default_factory=BotConfig)
+    security: SecurityConfig = Field(default_factory=SecurityConfig)
+    log: LogConfig = Field(default_factory=LogConfig)
+    redis: RedisConfig = Field(default_factory=RedisConfig)
     database: DatabaseConfig = Field(default_factory=DatabaseConfig)
     media: MediaConfig = Field(default_factory=MediaConfig)
     locale: LocaleConfig = Field(default_factory=LocaleConfig)
@@ -430,6 +462,11 @@ class Config(BaseSettings):
     @property
     def wecom_enabled(self) -> bool:
         return bool(self.wecom.corp_id and self.wecom.secret)
+
+    @property
+    def redis_url(self) -> str:
+        """[redis] url, or the older [wecom] redis_url."""
+        return self.redis.url or self.wecom.redis_url
 
     @property
     def tz(self) -> ZoneInfo:
@@ -566,7 +603,10 @@ def load_config(path: str | os.PathLike[str] | None = None, env: Mapping[str, st
     elif not config_path.is_file():
         raise ConfigError(f"cannot read config file {config_path}: not a regular file")
     data = _TomlFile(Config, toml_file=config_path)()
-    from_env = _Environment(Config, os.environ if env is None else env)()
+    environ = dict(os.environ if env is None else env)
+    if "REDSHIELD_SECRET_KEY" in environ:  # the short name of [security] secret_key
+        environ.setdefault(env_var_name("security", "secret_key"), environ["REDSHIELD_SECRET_KEY"])
+    from_env = _Environment(Config, environ)()
     for section, values in from_env.items():
         table = data.get(section, {})
         if isinstance(table, dict):  # else validation reports the section that is not a table
