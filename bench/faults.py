@@ -68,7 +68,8 @@ def env_for(url: str, api: FakeBotAPI, **more) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith("REDSHIELD_")}
     env.update(PYTHONPATH=str(ROOT), REDSHIELD_DATABASE_URL=url, REDSHIELD_DATABASE_SCHEMA=SCHEMA,
                REDSHIELD_TELEGRAM_TOKEN=api.token, REDSHIELD_TELEGRAM_BASE_URL=api.base_url,
-               REDSHIELD_TELEGRAM_BASE_FILE_URL=api.base_file_url, **more)
+               REDSHIELD_TELEGRAM_BASE_FILE_URL=api.base_file_url,
+               REDSHIELD_SECRET_KEY="faults-" + "k" * 40, **more)
     return env
 
 

@@ -24,8 +24,9 @@ What happens:
 4. The Telegram members bind with /start CODE (timed, reported apart). Then every member,
    all at once, plays `--rounds` rounds of: patrol start (/patrol, tap the zone, skip
    the location), a hazard (a photo, 完成, zone, category, grade, a description, skip
-   the requirement, the assignee typed as text, 3天, 确认提交), patrol end (/patrol,
-   skip) and /me. That is 16 member actions a round. Each action waits for the reply
+   the requirement, the assignee typed as text and confirmed as an outside person, 3天,
+   确认提交), patrol end (/patrol, skip) and /me. That is 17 member actions a round.
+   Each action waits for the reply
    it leads to (the message the next action needs), as the fakes capture it
    (Telegram sendMessage / sendDocument, WeCom message/send), before the next one.
    Telegram members tap inline buttons (callback queries) and type what a reply
@@ -549,7 +550,8 @@ class Sim:
             ("hazard description", lambda: self.text(f"3号楼5层脚手架缺少扣件（{self.name}）"),
              has("整改要求")),
             ("hazard skip", lambda: self.tap("跳过"), has("整改责任人")),
-            ("hazard assignee", lambda: self.text("钢筋班组"), has("整改期限")),
+            ("hazard assignee", lambda: self.text("钢筋班组"), has("本项目没有“钢筋班组”")),
+            ("hazard outside person", lambda: self.tap("按外部人员登记（不通知）"), has("整改期限")),
             ("hazard 3天", lambda: self.tap("3天"), has("请确认")),
             ("hazard 确认提交", lambda: self.tap("确认提交"), lambda s: s.kind == "document"),
             ("end /patrol", lambda: self.command("patrol"), has("结束巡查（")),
@@ -934,7 +936,8 @@ def write_config(path: Path, *, database_url: str, media: Path, port: int, tg: B
                  wecom: BenchWecomAPI | None, telegram: bool = True) -> None:
     lines = ["[database]", f"url = {toml_str(database_url)}", "",
              "[media]", f"dir = {toml_str(str(media))}", "",
-             "[server]", 'host = "127.0.0.1"', f"port = {port}", ""]
+             "[server]", 'host = "127.0.0.1"', f"port = {port}", "",
+             "[security]", f"secret_key = {toml_str('bench-' + 'k' * 40)}", ""]
     if telegram:
         lines += ["[telegram]", f"token = {toml_str(tg.token)}", 'mode = "webhook"',
                   f"base_url = {toml_str(tg.base_url)}",

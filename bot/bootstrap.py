@@ -15,11 +15,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from bot.adapters.base import Adapter
 from bot.config import Config
+from bot.core.anonymity import Anonymity
 from bot.core.engine import Engine, utcnow
 from bot.core.registry import Registry
 from bot.delivery import Deliverer
 from bot.scheduler import Scheduler, runtime_jobs
 from storage.db import create_engine, session_factory, upgrade
+from storage.ephemeral import ephemeral_store
 
 # How notices a step queued reach people:
 #   background: the delivery worker is woken (`run` with the scheduler role);
@@ -92,6 +94,7 @@ class App:
                 await adapter.stop()
 
     async def close(self) -> None:
+        await self.engine.anonymity.store.close()
         if self._owns_db:
             await self.db.dispose()
 
@@ -107,7 +110,8 @@ def bootstrap(config: Config, clock: Callable[[], dt.datetime] = utcnow, *,
         db = create_engine(config.database.url, schema=config.database.schema or None)
     sessions = session_factory(db)
     registry = registry or load_plugins(Registry(), config.bot.plugins)
-    engine = Engine(config, sessions, registry, clock)
+    anonymity = Anonymity(config.security.secret_key, ephemeral_store(config.redis_url))
+    engine = Engine(config, sessions, registry, clock, anonymity=anonymity)
     adapters = platform_adapters(config, engine) if targets is None else list(targets)
     deliverer = Deliverer(sessions, adapters, engine.media, clock=clock)
     if delivery == "inline":

@@ -18,13 +18,11 @@ __all__ = ["CliError", "main"]
 
 
 def main(argv: list[str] | None = None) -> int:
+    from bot import logs
+
     argv = sys.argv[1:] if argv is None else argv
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("alembic").setLevel(logging.WARNING)
-    # httpx logs every request URL at INFO, and Bot API and WeCom URLs carry secrets.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
     first, _ = _config_option().parse_known_args(argv)
+    logs.setup(None, first.log_level)
     try:
         config = load_config(first.config)
     except ConfigError as err:
@@ -33,6 +31,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             print(f"configuration error in {first.config or 'config.toml'}:\n{err}", file=sys.stderr)
             return 2
+    logs.setup(config, first.log_level)
     from bot.bootstrap import load_plugins
 
     registry = load_plugins(Registry(), (config or default_config()).bot.plugins)
@@ -50,6 +49,8 @@ def _config_option() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(add_help=False)
     p.add_argument("--config", metavar="PATH", default=None,
                    help="config file (default ./config.toml; built-in defaults if absent)")
+    p.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"], type=str.upper,
+                   help="log level (default: [log] level, INFO); every level is safe")
     return p
 
 
@@ -175,6 +176,10 @@ async def cmd_run(config: Config, registry: Registry, args) -> int:
     if config.telegram_enabled or config.wecom_enabled or args.role != "all":
         from bot.runner import serve
 
+        if (config.telegram_enabled or config.wecom_enabled) and not config.security.secret_key:
+            raise CliError("set [security] secret_key (or REDSHIELD_SECRET_KEY) before serving a chat "
+                           "platform: it keys what must stay anonymous. Make one with\n"
+                           "  python -c \"import secrets; print(secrets.token_hex(32))\"")
         await serve(config, registry, role=args.role, port=args.port)
         return 0
     from bot import demo

@@ -34,7 +34,9 @@ def create_engine(url: str, *, schema: str | None = None) -> AsyncEngine:
     url = normalize_url(url)
     if url.startswith("sqlite"):
         _prepare_sqlite_dir(url)
-        engine = create_async_engine(url, connect_args={"timeout": 30})
+        # hide_parameters: an error's log line shows the statement, never the values
+        # (a draft, an account id).
+        engine = create_async_engine(url, connect_args={"timeout": 30}, hide_parameters=True)
 
         @sa.event.listens_for(engine.sync_engine, "connect")
         def _pragmas(dbapi_conn, _record):
@@ -43,13 +45,16 @@ def create_engine(url: str, *, schema: str | None = None) -> AsyncEngine:
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA busy_timeout=30000")
+            # Deleted rows are overwritten, not left in free pages for a file reader.
+            cur.execute("PRAGMA secure_delete=ON")
             cur.close()
 
         return engine
     connect_args = {}
     if schema:
         connect_args["server_settings"] = {"search_path": schema}
-    return create_async_engine(url, connect_args=connect_args, pool_pre_ping=True)
+    return create_async_engine(url, connect_args=connect_args, pool_pre_ping=True,
+                               hide_parameters=True)
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker:

@@ -1,9 +1,12 @@
-"""The media store: photos and files on disk, named by the hash of their content,
-so the same photo delivered twice is stored once."""
+"""The media store: photos and files on disk under random names. A name says nothing
+of the content (the same photo in an anonymous report and in a named hazard gets
+two unrelated names) and a file's time says nothing finer than the hour."""
 from __future__ import annotations
 
 import asyncio
-import hashlib
+import os
+import secrets
+import time
 from pathlib import Path
 
 
@@ -13,11 +16,9 @@ class MediaStore:
 
     async def save(self, data: bytes, suffix: str) -> str:
         """Store bytes; returns the name to keep in the database (relative to the root)."""
-        digest = hashlib.sha256(data).hexdigest()
-        name = f"{digest[:2]}/{digest}{suffix}"
-        path = self.root / name
-        if not path.exists():
-            await asyncio.to_thread(self._write, path, data)
+        token = secrets.token_hex(16)
+        name = f"{token[:2]}/{token}{suffix}"
+        await asyncio.to_thread(self._write, self.root / name, data)
         return name
 
     @staticmethod
@@ -25,6 +26,8 @@ class MediaStore:
         path.parent.mkdir(parents=True, exist_ok=True)
         partial = path.with_suffix(path.suffix + ".part")
         partial.write_bytes(data)
+        hour = int(time.time()) // 3600 * 3600
+        os.utime(partial, (hour, hour))  # access and modification time: to the hour
         partial.replace(path)  # never a half-written file under the final name
 
     def path(self, name: str) -> Path:

@@ -115,6 +115,8 @@ def config(db, tmp_path):
     return base.model_copy(update={
         "database": base.database.model_copy(update={"url": db.url, "schema": db.schema or ""}),
         "media": base.media.model_copy(update={"dir": str(tmp_path / "media")}),
+        # One deployment's key: workers of a test agree on pseudonyms, as they must.
+        "security": base.security.model_copy(update={"secret_key": "test-secret-" + "k" * 32}),
     })
 
 

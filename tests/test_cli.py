@@ -132,6 +132,8 @@ async def test_run_in_polling_mode_serves_telegram(site, tmp_path):
         base_file_url = "{api.base_file_url}"
         [server]
         port = {free_port()}
+        [security]
+        secret_key = "cli-test-{'k' * 40}"
         """), encoding="utf-8")
     proc = await asyncio.create_subprocess_exec(
         *REDSHIELD, "run", cwd=site, env=env_without_redshield(),

@@ -134,8 +134,8 @@ async def test_a_supplement_takes_text_and_photos_until_done_and_reaches_the_off
         entries = (await s.execute(sa.select(ViolationEntry).where(
             ViolationEntry.author == "reporter"))).scalars().all()
     assert [e.text for e in entries if e.text] == ["第二天又看到了"]
-    assert chat.notices(officer.id).replies == []  # held back a random while
-    clock.advance(minutes=31)
+    assert chat.notices(officer.id).replies == []  # held back past the hour, a random while
+    clock.advance(minutes=91)
     await chat.deliver()
     told = chat.notices(officer.id)
     assert "举报 #1 有新的补充（2 条）。" in told and told.buttons == ["查看"]

@@ -47,7 +47,7 @@ async def test_a_worker_killed_mid_conversation_the_user_goes_on_with_another(db
     api = FakeBotAPI()
     await api.start()
     env = {k: v for k, v in os.environ.items() if not k.startswith("REDSHIELD_")}
-    env.update(PYTHONPATH=str(ROOT), REDSHIELD_DATABASE_URL=db.url,
+    env.update(PYTHONPATH=str(ROOT), REDSHIELD_SECRET_KEY="faults-" + "k" * 40, REDSHIELD_DATABASE_URL=db.url,
                REDSHIELD_DATABASE_SCHEMA=db.schema or "",  # the test's own tables
                REDSHIELD_TELEGRAM_TOKEN=api.token, REDSHIELD_TELEGRAM_WEBHOOK_SECRET=SECRET)
     (tmp_path / "config.toml").write_text(textwrap.dedent(f"""\
@@ -159,7 +159,8 @@ async def test_a_stopped_scheduler_hands_over_its_lock(db, config, app, engine, 
     api = FakeBotAPI()
     await api.start()
     env = {k: v for k, v in os.environ.items() if not k.startswith("REDSHIELD_")}
-    env.update(PYTHONPATH=str(ROOT), REDSHIELD_DATABASE_URL=db.url, REDSHIELD_DATABASE_SCHEMA=db.schema,
+    env.update(PYTHONPATH=str(ROOT), REDSHIELD_SECRET_KEY="faults-" + "k" * 40,
+               REDSHIELD_DATABASE_URL=db.url, REDSHIELD_DATABASE_SCHEMA=db.schema,
                REDSHIELD_TELEGRAM_TOKEN=api.token, REDSHIELD_TELEGRAM_BASE_URL=api.base_url)
     port = free_port()
     proc = await asyncio.create_subprocess_exec(

@@ -37,7 +37,15 @@ from wechatpy.work.exceptions import InvalidCorpIdException
 from wechatpy.work.messages import ImageMessage, LocationMessage, TextMessage, VideoMessage, VoiceMessage
 
 from bot.adapters.base import DeliveryFailed, split_text, utf8_size, valid_position
-from bot.adapters.wecom_client import ALL_INVALID, UNTRUSTED_IP, TooLarge, WecomClient, WecomError
+from bot.adapters.wecom_client import (
+    ALL_INVALID,
+    UNTRUSTED_IP,
+    MemoryTokenCache,
+    RedisTokenCache,
+    TooLarge,
+    WecomClient,
+    WecomError,
+)
 from bot.config import Config
 from bot.core.contract import (
     AskLocation,
@@ -94,6 +102,11 @@ class Inbound:
     recording: str | None = None  # a voice note or video's media id, downloaded only if kept
     card: CardClick | None = None  # a card button was tapped: show the choice on the card
     greeting: bool = False  # the user opened the app
+
+
+def token_cache(config: Config):
+    """WeCom's access token: shared through [redis] url when set (several workers)."""
+    return RedisTokenCache(config.redis_url) if config.redis_url else MemoryTokenCache()
 
 
 def parse_callback(xml: str) -> Inbound | None:
@@ -292,7 +305,7 @@ class WecomAdapter:
         self.engine = engine
         wc = config.wecom
         self.crypto = WeChatCrypto(wc.token, wc.encoding_aes_key, wc.corp_id)
-        self.client = client or WecomClient(wc, sleep=sleep)
+        self.client = client or WecomClient(wc, sleep=sleep, cache=token_cache(config))
         self.pacer = Pacer(clock=clock, sleep=sleep)
         self.clock = clock
         self.stop_timeout = stop_timeout
@@ -639,7 +652,7 @@ def app_menu() -> dict:
 
 async def create_app_menu(config: Config) -> None:
     """Install the app menu (`redshield wecom-menu`). Raises WecomError when refused."""
-    client = WecomClient(config.wecom)
+    client = WecomClient(config.wecom, cache=token_cache(config))
     try:
         await client.create_menu(app_menu())
     finally:

@@ -12,17 +12,20 @@ import logging
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
+from types import SimpleNamespace
 
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from bot.config import Config
 from bot.core import interruptions, serialize
+from bot.core.anonymity import Anonymity
 from bot.core.contract import ChatType, Incoming, Kind, Notice, OpenPrivateChat, Reply, Text
-from bot.core.flow import CANCEL_VALUE, KIND_HINTS, Command, Ctx, Dialog
+from bot.core.flow import ANONYMOUS_TOKEN, CANCEL_VALUE, KIND_HINTS, Command, Ctx, Dialog
 from bot.core.i18n import N_, Translator, resolve_locale
 from bot.core.interruptions import WouldReplace
 from bot.core.registry import Registry
 from storage import dedup, dialogs, directory, outbox
+from storage.ephemeral import MemoryStore
 from storage.media import MediaStore
 
 log = logging.getLogger("redshield.engine")
@@ -42,6 +45,7 @@ class Engine:
         registry: Registry,
         clock: Callable[[], dt.datetime] = utcnow,
         on_outbox: Callable[[], Awaitable[None]] | None = None,
+        anonymity: Anonymity | None = None,
     ):
         self.config = config
         self.sessions = sessions
@@ -52,6 +56,7 @@ class Engine:
         # Called once a step's notices are committed to the outbox (wakes the deliverer);
         # wired by bot.bootstrap.
         self.on_outbox = on_outbox
+        self.anonymity = anonymity or Anonymity(config.security.secret_key, MemoryStore())
 
     async def handle(self, msg: Incoming) -> list[Reply]:
         if "\x00" in msg.text or "\x00" in (msg.choice or ""):
@@ -92,7 +97,10 @@ class Engine:
     async def _handle(self, session, msg: Incoming, ask_first: bool = False
                       ) -> tuple[list[Reply], int]:
         now = self.clock()
-        if msg.message_id and not await dedup.claim(session, msg.platform, msg.message_id, now):
+        # Keyed, so the table names nobody (WeCom event ids are made of a userid and a
+        # time); kept to the hour, so it says nothing of when anyone wrote.
+        seen = self.anonymity.pseudonym("message", msg.platform, msg.message_id)
+        if msg.message_id and not await dedup.claim(session, msg.platform, seen, _hour(now)):
             log.info("duplicate %s message ignored", msg.platform)
             return [], 0
         member = await directory.member_by_identity(session, msg.platform, msg.user_id)
@@ -100,15 +108,15 @@ class Engine:
             await directory.mark_reachable(session, msg.platform, msg.user_id)
         key = (msg.platform, msg.chat_id, msg.user_id)
         row = await dialogs.load(session, *key)
+        kept = None if row else await self.anonymity.load_dialog(*key)  # an anonymous flow's
+        if kept is not None:
+            row = SimpleNamespace(**kept, expires_at=now + self.timeout)  # the store expires it
         dialog = Dialog(row.flow, row.step, row.token, copy.deepcopy(row.data)) if row else None
         locale = resolve_locale(member.locale if member else None, msg.language,
                                 self.config.locale.default)
         ctx = Ctx(session=session, msg=msg, config=self.config, now=now, locale=locale,
                   member=member, dialog=dialog, registry=self.registry)
-
-        if member is not None and member.active:
-            for hook in self.registry.message_hooks:
-                await hook(ctx)
+        ctx.anonymity = self.anonymity
 
         if dialog and (row.expires_at <= now or ctx.step is None):
             # Too old (or its flow changed in an upgrade): say so, then treat the input afresh.
@@ -118,19 +126,33 @@ class Engine:
             if msg.kind is Kind.choice:
                 return await self._finish(ctx, key, row)
 
+        anonymous_before = self._anonymous(ctx)
         if ask_first and ctx.dialog is not None and not interruptions.nothing_entered(ctx):
             interruptions.ask_first(ctx, msg)
         else:
             if ask_first:
                 ctx.dialog = None  # nothing entered yet: the new command simply takes over
             await self._route(ctx)
-        return await self._finish(ctx, key, row)
+        if member is not None and member.active and not (anonymous_before or self._anonymous(ctx)):
+            for hook in self.registry.message_hooks:  # no sign of life from an anonymous report
+                await hook(ctx)
+        return await self._finish(ctx, key, row, kept is not None)
 
-    async def _finish(self, ctx: Ctx, key, row) -> tuple[list[Reply], int]:
-        if ctx.dialog is None:
-            if row is not None:
-                await dialogs.delete(ctx.session, key)
-        else:
+    def _anonymous(self, ctx: Ctx) -> bool:
+        flow = self.registry.flows.get(ctx.dialog.flow) if ctx.dialog is not None else None
+        return flow is not None and flow.anonymous
+
+    async def _finish(self, ctx: Ctx, key, row, kept_aside: bool = False) -> tuple[list[Reply], int]:
+        aside = self._anonymous(ctx)
+        if row is not None and not kept_aside and (ctx.dialog is None or aside):
+            await dialogs.delete(ctx.session, key)
+        if aside:  # not a row anyone can read: the account-free store, for the timeout
+            d = ctx.dialog
+            await self.anonymity.save_dialog(*key, {"flow": d.flow, "step": d.step, "token": d.token,
+                                                    "data": d.data}, self.timeout.total_seconds())
+        elif kept_aside:
+            await self.anonymity.drop_dialog(*key)
+        if ctx.dialog is not None and not aside:
             await dialogs.save(ctx.session, key, flow=ctx.dialog.flow, step=ctx.dialog.step,
                                token=ctx.dialog.token, data=ctx.dialog.data, now=ctx.now,
                                timeout=self.timeout)
@@ -175,6 +197,8 @@ class Engine:
                 await ctx.ask_again()
         elif ctx.dialog is not None:
             await self._step_input(ctx)
+        elif msg.kind is Kind.choice and (msg.token or "").startswith(ANONYMOUS_TOKEN):
+            ctx.say(t("匿名举报的草稿不存数据库，只在内存中保留一段时间：已过期或服务已重启，请重新开始。"))
         elif msg.kind is Kind.choice:
             ctx.say(t("这个按钮已过期。发送“帮助”查看可用功能。"))
         elif ctx.member is None:
@@ -239,6 +263,10 @@ class Engine:
             await ctx.ask_again()
             return
         await step.handle(ctx, msg)
+
+
+def _hour(moment: dt.datetime) -> dt.datetime:
+    return moment.replace(minute=0, second=0, microsecond=0)
 
 
 def _with_args(msg: Incoming, args: str) -> Incoming:

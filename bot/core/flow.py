@@ -83,8 +83,12 @@ class Flow:
     """A conversation: steps in the order they are declared; the first one is asked
     when it starts."""
 
-    def __init__(self, name: str, title: str | None = None, refuses_recordings: str | None = None):
+    def __init__(self, name: str, title: str | None = None, refuses_recordings: str | None = None,
+                 anonymous: bool = False):
         self.name = name
+        # Its state is kept where no database reader sees an account (bot.core.anonymity),
+        # and no sign of life is written for its messages.
+        self.anonymous = anonymous
         self.title = title  # msgid naming what it fills in ("隐患报告"), for "continue or discard?"
         # msgid: why a voice note or video is refused at any of its steps (anonymity, say)
         self.refuses_recordings = refuses_recordings
@@ -119,8 +123,13 @@ class Dialog:
     data: dict[str, Any] = field(default_factory=dict)
 
 
-def new_token() -> str:
-    return secrets.token_urlsafe(6)
+ANONYMOUS_TOKEN = "a"  # the first letter of an anonymous flow's tokens: a lost draft is named
+
+
+def new_token(anonymous: bool = False) -> str:
+    token = secrets.token_urlsafe(6)
+    return ANONYMOUS_TOKEN + token[1:] if anonymous else token.replace(ANONYMOUS_TOKEN, "b", 1) \
+        if token.startswith(ANONYMOUS_TOKEN) else token
 
 
 class Ctx:
@@ -149,6 +158,7 @@ class Ctx:
         self.registry = registry  # what else the bot can do (for /help and the like)
         # A dialog set aside while a command runs beside it (a look-up); see interruptions.
         self.held: Dialog | None = None
+        self.anonymity = None  # bot.core.anonymity.Anonymity: pseudonyms, the account-free store
         self.set_locale(locale)
 
     def set_locale(self, locale: str) -> None:
@@ -186,7 +196,7 @@ class Ctx:
 
             raise WouldReplace(flow.name)
         step = at or flow.first
-        self.dialog = Dialog(flow.name, step.name, new_token(), dict(data or {}))
+        self.dialog = Dialog(flow.name, step.name, new_token(flow.anonymous), dict(data or {}))
         await self.goto(step)
 
     async def goto(self, step: Step) -> None:
@@ -197,7 +207,7 @@ class Ctx:
         if self.dialog.step != step.name:  # an answer taken: counted for "已填 N 项"
             self.dialog.data["_filled"] = self.dialog.data.get("_filled", 0) + 1
         self.dialog.step = step.name
-        self.dialog.token = new_token()
+        self.dialog.token = new_token(step.flow.anonymous)
         await self.ask_again()
 
     async def reject(self, why: str | None = None) -> None:

@@ -55,7 +55,8 @@ class Registry:
         self._words: dict[str, Command] = {}
         # What a bound member's photo, location... means when no question is open.
         self.unprompted: dict[Kind, Handler] = {}
-        # Called for every message of a bound, active member before it is routed.
+        # Called for every message of a bound, active member once it is handled (never for
+        # a message of an anonymous flow).
         self.message_hooks: list[Callable[[Any], Awaitable[None]]] = []
         self.cancel: Command | None = None  # what the 取消 button on every question runs
         self.join_text: str | None = None  # msgid: what a stranger is told (how to join)
@@ -82,8 +83,9 @@ class Registry:
         self.unprompted[kind] = handler
 
     def on_message(self, hook: Callable[[Any], Awaitable[None]]) -> None:
-        """`hook(ctx)` sees every message a bound, active member sends (a sign of life),
-        in the message's transaction, before it is routed. Keep it to one cheap query."""
+        """`hook(ctx)` sees every message a bound, active member sends (a sign of life), in
+        the message's transaction, after it is handled; never one of an anonymous flow (a
+        report must not leave a trace by its author). Keep it to one cheap query."""
         self.message_hooks.append(hook)
 
     def flow(self, flow: Flow) -> Flow:

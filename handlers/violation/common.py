@@ -1,14 +1,13 @@
 """What keeps a violation report anonymous: receipts stored as slow hashes, senders
-counted under a daily key, times kept to the hour."""
+counted under keyed pseudonyms in the account-free store, times kept to the hour."""
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import hashlib
-import hmac
 
 from bot.core.i18n import N_
 from handlers import codes
-from storage import violations as store
 from storage.models import ViolationStatus
 
 RECEIPT_LENGTH = 12
@@ -39,7 +38,42 @@ def to_the_hour(moment: dt.datetime) -> dt.datetime:
     return moment.replace(minute=0, second=0, microsecond=0)
 
 
-async def sender_key(session, platform: str, user_id: str, day: dt.date) -> str:
-    """A keyed hash of the account under the day's key, for counting, never for finding."""
-    secret = await store.daily_secret(session, day)
-    return hmac.new(secret.encode(), f"{platform}:{user_id}".encode(), hashlib.sha256).hexdigest()
+# ---- counting senders without knowing them: keys only this deployment can compute,
+# counts only in the account-free store (never in the database)
+
+DAY = 86_400
+
+
+async def reports_today(ctx) -> int:
+    count = await ctx.anonymity.store.get(_reports_key(ctx))
+    return int(count or 0)
+
+
+async def count_report(ctx) -> None:
+    await ctx.anonymity.store.incr(_reports_key(ctx), ttl=2 * DAY)
+
+
+def _reports_key(ctx) -> str:
+    day = ctx.now.astimezone(ctx.config.tz).date().isoformat()
+    return "reports:" + ctx.anonymity.pseudonym("reports", day, ctx.msg.platform, ctx.msg.user_id)
+
+
+def _track_key(ctx) -> str:
+    return "track:" + ctx.anonymity.pseudonym("track", ctx.msg.platform, ctx.msg.user_id)
+
+
+async def track_locked(ctx) -> bool:
+    limit = ctx.config.invites.max_failed_attempts
+    return int(await ctx.anonymity.store.get(_track_key(ctx)) or 0) >= limit
+
+
+async def track_failed(ctx) -> None:
+    """Failures count for the whole window and are not wiped by a right code: four wrong
+    and one's own, again and again, still locks."""
+    window = ctx.config.invites.attempt_window_minutes * 60
+    await ctx.anonymity.store.incr(_track_key(ctx), ttl=window)
+
+
+async def receipt_of_typed(text: str) -> str:
+    """scrypt costs ~40 ms of CPU: off the event loop."""
+    return await asyncio.to_thread(hash_of_typed, text)

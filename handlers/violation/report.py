@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+import secrets
 
 import sqlalchemy as sa
 
@@ -13,19 +14,28 @@ from bot.core.i18n import N_
 from bot.core.steps import ask_text, pick_one, too_long
 from handlers import photos as photo_rules
 from handlers import roles
-from handlers.dates import local
 from handlers.notices import translator_for
-from handlers.violation.common import KINDS, STATUS, hash_of_typed, new_receipt, sender_key, to_the_hour
-from storage import attempts
+from handlers.violation.common import (
+    KINDS,
+    STATUS,
+    count_report,
+    new_receipt,
+    receipt_of_typed,
+    reports_today,
+    to_the_hour,
+    track_failed,
+    track_locked,
+)
 from storage import violations as store
 from storage.directory import members_with_roles
+from storage.media import MediaStore
 from storage.models import Project, ViolationEntry, ViolationReport, ViolationStatus, Zone
 
 # A voice identifies its speaker: anonymous reports take none, and none is stored.
 NO_RECORDINGS = N_("为保护举报人，匿名举报不收语音和视频（声音和画面能认出人），没有保存。请用文字描述。")
-flow = Flow("violation", N_("举报"), refuses_recordings=NO_RECORDINGS)
-track_flow = Flow("track", N_("举报查询"), refuses_recordings=NO_RECORDINGS)
-add_flow = Flow("track_add", N_("举报补充"), refuses_recordings=NO_RECORDINGS)
+flow = Flow("violation", N_("举报"), refuses_recordings=NO_RECORDINGS, anonymous=True)
+track_flow = Flow("track", N_("举报查询"), refuses_recordings=NO_RECORDINGS, anonymous=True)
+add_flow = Flow("track_add", N_("举报补充"), refuses_recordings=NO_RECORDINGS, anonymous=True)
 UNSURE = "none"  # the zone button for "不确定"
 MAX_TEXT = 2000
 
@@ -33,8 +43,28 @@ MAX_TEXT = 2000
 # ---- reporting
 
 
+async def keep_draft_photo(ctx: Ctx, msg: Incoming, already: int) -> str | None:
+    """Stripped of everything but its pixels and held in the account-free store until the
+    report is sent: a draft leaves no file behind, and no file time before the report."""
+    clean = await photo_rules.accept(ctx, msg, already, photo_rules.prepare_anonymous)
+    if clean is None:
+        return None
+    draft = "draft:" + ctx.anonymity.pseudonym("photo", secrets.token_hex(16))
+    await ctx.anonymity.store.set(draft, clean, ttl=ctx.config.dialog.timeout_minutes * 60)
+    return draft
+
+
+async def stored_photo(ctx: Ctx, draft: str) -> str | None:
+    data = await ctx.anonymity.store.get(draft)
+    if data is None:
+        return None  # expired with the draft
+    await ctx.anonymity.store.delete(draft)
+    return await MediaStore(ctx.config.media.dir).save(data, ".jpg")
+
+
+
 @photo_rules.collect_photos(flow, N_("可以拍照（最多 9 张），发完点“完成”；没有照片点“跳过”。"),
-                            keep=photo_rules.keep_anonymous, required=None)
+                            keep=keep_draft_photo, required=None)
 async def photos(ctx: Ctx, kept: list) -> None:
     await ctx.goto(zone if ctx.data.get("project_id") else project)
 
@@ -98,27 +128,25 @@ async def submit(ctx: Ctx, value: str) -> None:
     code, digest = new_receipt()
     delay = ctx.config.practice.violation_notify_delay_minutes
     received = to_the_hour(ctx.now)
+    names = [await stored_photo(ctx, draft) for draft in d["photos"]]
     ctx.session.add(ViolationReport(
         project_id=d["project_id"], zone_id=d["zone_id"], kind=d["kind"],
         description=d["description"], status=ViolationStatus.new, receipt_hash=digest,
         named_member_id=ctx.member.id if named else None, received_at=received,
-        notify_after=ctx.now + dt.timedelta(seconds=random.uniform(0, delay * 60)),
+        # From the end of the hour on: the officers' notice says nothing finer either.
+        notify_after=received + dt.timedelta(hours=1, seconds=random.uniform(0, delay * 60)),
         entries=[ViolationEntry(author="reporter", media_name=name, at=received)
-                 for name in d["photos"]],
+                 for name in names if name],
     ))
-    day = local(ctx, ctx.now).date()
-    await store.add_one(ctx.session, day, await sender_key(ctx.session, ctx.msg.platform,
-                                                          ctx.msg.user_id, day))
-    ctx.finish()  # the draft, keyed by the account, goes with the dialog row
+    await count_report(ctx)
+    ctx.finish()  # the draft never was in the database: it goes with the account-free store
     ctx.say(t("✅ 已提交。查询码：{code}\n只显示这一次，请截图或抄下。发送“查询 {code}”查看处理进展和回复。")
             .format(code=code))
 
 
 async def over_limit(ctx: Ctx) -> bool:
-    day = local(ctx, ctx.now).date()
-    sender = await sender_key(ctx.session, ctx.msg.platform, ctx.msg.user_id, day)
     limit = ctx.config.practice.violation_daily_limit
-    if await store.count_of(ctx.session, day, sender) >= limit:
+    if await reports_today(ctx) >= limit:
         ctx.say(ctx.t("今天已提交 {n} 次举报，达到每日上限，请明天再来。").format(n=limit))
         return True
     return False
@@ -156,19 +184,15 @@ async def code(ctx: Ctx, msg: Incoming) -> None:
 
 
 async def look_up(ctx: Ctx, typed: str) -> None:
-    t, cfg = ctx.t, ctx.config.invites
-    day = local(ctx, ctx.now).date()
-    key = "track:" + await sender_key(ctx.session, ctx.msg.platform, ctx.msg.user_id, day)
-    window = dt.timedelta(minutes=cfg.attempt_window_minutes)
-    if await attempts.locked_until(ctx.session, key, ctx.now, cfg.max_failed_attempts, window):
+    t = ctx.t
+    if await track_locked(ctx):
         ctx.say(t("查询次数太多，请稍后再试。"))
         return
-    found = await store.by_receipt(ctx.session, hash_of_typed(typed))
+    found = await store.by_receipt(ctx.session, await receipt_of_typed(typed))
     if found is None:
-        await attempts.record_failure(ctx.session, key, ctx.now, window)
+        await track_failed(ctx)
         ctx.say(t("查询码不正确。"))
         return
-    await attempts.clear(ctx.session, key)
     # While the reporter may add to it, the open dialog knows the report: it is gone
     # when they finish, cancel or let it expire (expired dialogs are purged).
     ctx.dialog = None
@@ -213,6 +237,7 @@ async def addition(ctx: Ctx, msg: Incoming) -> None:
     entry = ViolationEntry(report_id=ctx.data["report_id"], author="reporter", at=to_the_hour(ctx.now))
     if msg.kind is Kind.photo:
         entry.media_name = await photo_rules.keep_anonymous(ctx, msg, ctx.data.get("photos", 0))
+        entry.at = to_the_hour(ctx.now)
         if entry.media_name is None:
             return await ctx.reject()
         ctx.data["photos"] = ctx.data.get("photos", 0) + 1
@@ -240,7 +265,7 @@ async def additions_done(ctx: Ctx) -> None:
     if found.status is ViolationStatus.new:
         return  # the officers see it with the report
     delay = ctx.config.practice.violation_notify_delay_minutes
-    when = ctx.now + dt.timedelta(seconds=random.uniform(0, delay * 60))
+    when = to_the_hour(ctx.now) + dt.timedelta(hours=1, seconds=random.uniform(0, delay * 60))
     for officer in await members_with_roles(ctx.session, found.project_id, roles.OFFICERS):
         tr = translator_for(officer, ctx.config.locale.default)
         ctx.notify(Notice(officer.id, (Choices(
