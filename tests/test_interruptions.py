@@ -215,3 +215,13 @@ async def test_nothing_entered_yet_needs_no_asking(chat, site):
     await zhang.say("/hazard")  # the first question, nothing sent yet
     said = await zhang.say("/leave")
     assert "从哪天开始请假" in said and "未完成" not in said
+
+
+async def test_odd_digits_at_a_numbered_choice_are_asked_again(chat, site):
+    zhang = chat.user("u1")
+    await zhang.say("/hazard")
+    await zhang.photo()
+    await zhang.say("完成")
+    for typed in ("²", "٣", "99999999999999999999"):
+        said = await zhang.say(typed)
+        assert "隐患在哪个区域" in said and "出错了" not in said

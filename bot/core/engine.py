@@ -104,8 +104,6 @@ class Engine:
             log.info("duplicate %s message ignored", msg.platform)
             return [], 0
         member = await directory.member_by_identity(session, msg.platform, msg.user_id)
-        if member is not None:  # whoever writes to us can be written to again
-            await directory.mark_reachable(session, msg.platform, msg.user_id)
         key = (msg.platform, msg.chat_id, msg.user_id)
         row = await dialogs.load(session, *key)
         kept = None if row else await self.anonymity.load_dialog(*key)  # an anonymous flow's
@@ -133,9 +131,13 @@ class Engine:
             if ask_first:
                 ctx.dialog = None  # nothing entered yet: the new command simply takes over
             await self._route(ctx)
-        if member is not None and member.active and not (anonymous_before or self._anonymous(ctx)):
-            for hook in self.registry.message_hooks:  # no sign of life from an anonymous report
-                await hook(ctx)
+        if member is not None and not (anonymous_before or self._anonymous(ctx)):
+            # Writes tied to the account, never in an anonymous report's transaction (on
+            # PostgreSQL rows written together share a transaction id).
+            await directory.mark_reachable(session, msg.platform, msg.user_id)  # can write again
+            if member.active:
+                for hook in self.registry.message_hooks:  # a sign of life
+                    await hook(ctx)
         return await self._finish(ctx, key, row, kept is not None)
 
     def _anonymous(self, ctx: Ctx) -> bool:
@@ -284,7 +286,9 @@ def _typed_choice(ctx: Ctx, msg: Incoming, accepts: frozenset[Kind]) -> Incoming
         return msg
     typed = msg.text.strip()
     value = next((v for label, v in offered if label.casefold() == typed.casefold()), None)
-    if value is None and Kind.text not in accepts and typed.isdigit():
+    # ASCII digits only: "²" passes isdigit() and then fails int().
+    if value is None and Kind.text not in accepts and typed.isascii() and typed.isdecimal() \
+            and len(typed) <= 3:
         index = int(typed) - 1
         if 0 <= index < len(offered):
             value = offered[index][1]
