@@ -187,3 +187,25 @@ class TestBot:
              group: bool = False, language: str | None = None) -> ChatUser:
         chat_type = ChatType.group if group else ChatType.private
         return ChatUser(self, user_id, chat_id or user_id, chat_type, language)
+
+
+# The hazard report as a member answers it, step by step (Chinese labels).
+HAZARD_STEPS = ("start", "photo", "done", "zone", "category", "grade", "description",
+                "requirement", "assignee", "deadline", "confirm")
+
+
+async def hazard_until(user: ChatUser, stop: str = "confirm", *, zone: str = "施工现场A区",
+                       description: str = "3号楼5层脚手架缺少扣件", assignee: str = "赵强",
+                       deadline: str = "3天") -> Said:
+    """Answer the hazard report up to and including step `stop`; the last reply."""
+    answers = {
+        "start": lambda: user.say("/hazard"), "photo": user.photo, "done": lambda: user.say("完成"),
+        "zone": lambda: user.tap(zone), "category": lambda: user.tap("脚手架"),
+        "grade": lambda: user.tap("一般隐患"), "description": lambda: user.say(description),
+        "requirement": lambda: user.tap("跳过"), "assignee": lambda: user.tap(assignee),
+        "deadline": lambda: user.tap(deadline), "confirm": lambda: user.tap("确认提交"),
+    }
+    said = None
+    for step in HAZARD_STEPS[:HAZARD_STEPS.index(stop) + 1]:
+        said = await answers[step]()
+    return said

@@ -13,6 +13,7 @@ from bot.adapters.console import parse
 from bot.core.contract import Document
 from storage.models import Member, ViolationEntry
 from tests import factories as f
+from tests.chatbot import hazard_until
 from tests.test_violation import RECEIPT, report_as
 
 
@@ -22,17 +23,7 @@ async def site(db):
 
 
 async def a_hazard_for_the_crew(finder, number_expected: int = 1):
-    await finder.say("/hazard")
-    await finder.photo()
-    await finder.say("完成")
-    await finder.tap("施工现场A区")
-    await finder.tap("脚手架")
-    await finder.tap("一般隐患")
-    await finder.say("缺少扣件")
-    await finder.tap("跳过")
-    await finder.tap("赵强")
-    await finder.tap("3天")
-    assert f"〔2026〕000{number_expected}号" in await finder.tap("确认提交")
+    assert f"〔2026〕000{number_expected}号" in await hazard_until(finder)
 
 
 async def test_rectify_without_a_number_lists_my_hazards(chat, site):
@@ -158,15 +149,7 @@ async def test_dates_as_people_type_them(chat, site, clock, db):
 
     finder = chat.user("u1")
     for typed, expected in (("明天", "2026-11-24"), ("周五", "2026-11-27"), ("12月3日", "2026-12-03")):
-        await finder.say("/hazard")
-        await finder.photo()
-        await finder.say("完成")
-        await finder.tap("施工现场A区")
-        await finder.tap("脚手架")
-        await finder.tap("一般隐患")
-        await finder.say("缺少扣件")
-        await finder.tap("跳过")
-        await finder.tap("赵强")
+        await hazard_until(finder, "assignee")
         said = await finder.say(typed)
         assert f"整改期限：{expected}" in said, typed
         await finder.tap("确认提交")

@@ -8,6 +8,7 @@ import sqlalchemy as sa
 
 from storage.models import Hazard
 from tests import factories as f
+from tests.chatbot import hazard_until
 from tests.test_hazard import hazards
 
 
@@ -18,15 +19,7 @@ async def site(db):
 
 async def half_a_hazard(user):
     """/hazard, photo, 完成, zone, category, grade, description, requirement, assignee."""
-    await user.say("/hazard")
-    await user.photo()
-    await user.say("完成")
-    await user.tap("施工现场A区")
-    await user.tap("脚手架")
-    await user.tap("一般隐患")
-    await user.say("3号楼5层脚手架缺少扣件")
-    await user.tap("跳过")
-    said = await user.tap("赵强")
+    said = await hazard_until(user, "assignee")
     assert "整改期限" in said
     return said
 
@@ -79,17 +72,7 @@ async def test_answering_the_flow_instead_of_the_question_goes_on(chat, site):
 
 async def test_a_rectification_survives_a_look_up_and_its_photo_is_its_own(chat, site, db):
     finder, crew = chat.user("u1"), chat.user("u2")
-    await finder.say("/hazard")
-    await finder.photo()
-    await finder.say("完成")
-    await finder.tap("施工现场A区")
-    await finder.tap("脚手架")
-    await finder.tap("一般隐患")
-    await finder.say("缺少扣件")
-    await finder.tap("跳过")
-    await finder.tap("赵强")
-    await finder.tap("3天")
-    await finder.tap("确认提交")
+    await hazard_until(finder)
 
     assert "整改后的照片" in await crew.say("/rectify 1")
     assert "赵强" in await crew.say("/me")
@@ -105,12 +88,7 @@ async def test_a_rectification_survives_a_look_up_and_its_photo_is_its_own(chat,
 
 async def test_a_photo_at_a_text_step_is_said_to_be_unused(chat, site, db):
     zhang = chat.user("u1")
-    await zhang.say("/hazard")
-    await zhang.photo()
-    await zhang.say("完成")
-    await zhang.tap("施工现场A区")
-    await zhang.tap("脚手架")
-    await zhang.tap("一般隐患")
+    await hazard_until(zhang, "grade")
     said = await zhang.photo()  # at the description
     assert "这一步不需要照片，照片没有保存。" in said and "请简要描述隐患" in said
     assert await hazards(db) == []
@@ -181,12 +159,7 @@ async def test_a_near_name_is_offered_and_an_unknown_one_is_confirmed(chat, site
 
 async def test_long_text_is_refused_with_the_limit_never_cut(chat, site, db):
     zhang = chat.user("u1")
-    await zhang.say("/hazard")
-    await zhang.photo()
-    await zhang.say("完成")
-    await zhang.tap("施工现场A区")
-    await zhang.tap("脚手架")
-    await zhang.tap("一般隐患")
+    await hazard_until(zhang, "grade")
     said = await zhang.say("扣" * 1200)
     assert "太长了：最多 1000 字，这次 1200 字。" in said and "请简要描述隐患" in said
     assert "整改要求" in await zhang.say("扣" * 1000)
