@@ -29,13 +29,23 @@ def main(argv: list[str] | None = None) -> int:
         if any(a in ("-h", "--help") for a in argv):
             config = None  # help needs no configuration
         else:
-            print(f"configuration error in {first.config or 'config.toml'}:\n{err}", file=sys.stderr)
+            from storage.db import hide_passwords
+
+            # A value is quoted back as given: a database URL's password is not.
+            print(f"configuration error in {first.config or 'config.toml'}:\n{hide_passwords(str(err))}",
+                  file=sys.stderr)
             return 2
     logs.setup(config, first.log_level)
     from bot.bootstrap import load_plugins
 
     registry = load_plugins(Registry(), (config or default_config()).bot.plugins)
     args = _parser(registry).parse_args(argv)
+    return _run(args, config, registry)
+
+
+def _run(args, config: Config | None, registry: Registry) -> int:
+    from storage.db import DatabaseUnavailable
+
     try:
         return asyncio.run(args.func(config, registry, args)) or 0
     except KeyboardInterrupt:
@@ -43,6 +53,14 @@ def main(argv: list[str] | None = None) -> int:
     except CliError as err:
         print(err, file=sys.stderr)
         return 2
+    except DatabaseUnavailable as err:  # its URL is shown with the password hidden
+        print(err, file=sys.stderr)
+        return 1
+    except Exception:
+        # Through the log, whose filter hides secrets (a URL's password in a traceback),
+        # rather than Python's own print of the traceback.
+        log.exception("redshield %s failed", args.command)
+        return 1
 
 
 def _config_option() -> argparse.ArgumentParser:
@@ -102,10 +120,10 @@ def _registered(command):
 
 
 async def cmd_init(config: Config, registry: Registry, args) -> int:
-    from storage.db import upgrade
+    from storage.db import safe_url, upgrade
 
     await upgrade(config.database.url, schema=config.database.schema or None)
-    print(f"database ready: {_safe_url(config.database.url)}")
+    print(f"database ready: {safe_url(config.database.url)}")
     return 0
 
 
@@ -204,12 +222,6 @@ def _banner(loaded, member: str) -> str:
                          f"then /start {code}")
     lines.append(f"chatting as {member}; try: 帮助, /me, /lang   (Ctrl-D to quit)")
     return "\n".join(lines) + "\n"
-
-
-def _safe_url(url: str) -> str:
-    from sqlalchemy.engine import make_url
-
-    return make_url(url).render_as_string(hide_password=True)
 
 
 if __name__ == "__main__":

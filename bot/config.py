@@ -258,7 +258,9 @@ def _database_url(url: str) -> str:
     for prefix, replacement in _DATABASE_PREFIXES.items():
         if url.startswith(prefix):
             return replacement + url[len(prefix):]
-    raise _problem(f"must start with one of {', '.join(_DATABASE_PREFIXES)} (got {url!r})")
+    from storage.db import safe_url  # a wrong URL is shown without its password
+
+    raise _problem(f"must start with one of {', '.join(_DATABASE_PREFIXES)} (got {safe_url(url)!r})")
 
 
 with warnings.catch_warnings():
@@ -357,7 +359,8 @@ class WecomConfig(_Section):
     redis_url: str = Field("", repr=False)  # an alias of [redis] url, kept for older configs
     numbered_choices: bool = False
     # Callbacks signed with a timestamp further than this from our clock are refused (replays).
-    max_clock_skew_seconds: Positive = 300
+    # At most an hour: the database remembers handled messages for days, far longer.
+    max_clock_skew_seconds: Annotated[int, Field(gt=0, le=3600)] = 300
 
     @model_validator(mode="after")
     def _complete_when_enabled(self) -> WecomConfig:
@@ -403,7 +406,8 @@ class PracticeConfig(_Section):
     # Who may re-check (复查) a 一般隐患: its finder and these roles; never the assignee or
     # whoever recorded the rectification. A 重大隐患: only the safety officer or secretary.
     rechecked_by: Annotated[tuple[Literal["finder", "safety_officer", "secretary", "leader",
-                                          "vanguard", "committee"], ...], StringList] = (
+                                          "vanguard", "committee"], ...], StringList,
+                            Field(min_length=1)] = (
         "finder", "safety_officer", "secretary", "leader")
     # When a patrol started outside its zone's geofence counts: once a safety officer
     # accepts it, or always (flagged only).

@@ -18,6 +18,7 @@ from collections.abc import Callable
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
+from bot import metrics
 from bot.adapters.base import Adapter, DeliveryFailed
 from bot.core import serialize
 from bot.core.engine import utcnow
@@ -143,6 +144,8 @@ class Deliverer:
             else:
                 fresh.failed_at, fresh.last_error = now, error[:300]
                 log.warning("outbox message %s (%s) given up: %s", row.id, row.kind, error)
+        if fresh.failed_at is not None:  # counted once the give-up is committed
+            metrics.given_up(row.kind)
 
     async def _to_targets(self, replies, targets) -> tuple[str, str]:
         sent, retry, errors = False, False, []

@@ -54,6 +54,9 @@ class Redact(logging.Filter):
         return True
 
     def clean(self, text: str) -> str:
+        from storage.db import hide_passwords
+
+        text = hide_passwords(text)
         for secret in self.secrets:
             text = text.replace(secret, "[redacted]")
         for pattern in PATTERNS:

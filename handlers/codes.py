@@ -23,4 +23,7 @@ def normalize(text: str, length: int) -> str | None:
 
 
 def digest(normalized: str) -> str:
+    """Plain SHA-256, which anyone holding it can test guesses against offline: what
+    is stored of an invite code only where no [security] secret_key is set (the console
+    demo), and what codes issued before #14 were. Otherwise `handlers.invites.hasher`."""
     return hashlib.sha256(normalized.encode()).hexdigest()

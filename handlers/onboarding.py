@@ -46,7 +46,8 @@ async def bound_already(ctx: Ctx, typed: str) -> None:
     result = await invites.redeem(
         ctx.session, typed, platform=ctx.msg.platform, external_id=ctx.msg.user_id, now=ctx.now,
         max_failures=ctx.config.invites.max_failed_attempts,
-        window=dt.timedelta(minutes=ctx.config.invites.attempt_window_minutes))
+        window=dt.timedelta(minutes=ctx.config.invites.attempt_window_minutes),
+        hasher=invites.hasher(ctx.config, ctx.anonymity))
     if result.outcome is Outcome.bound_to_other:
         ctx.say(t("这个账号已绑定其他成员。如需更换，请联系党支部书记。"))
     ctx.say(t("您的账号已绑定为 {name}（{project}），无需邀请码。如需更换，请联系党支部书记。")
@@ -73,6 +74,7 @@ async def redeem(ctx: Ctx, text: str) -> bool:
         ctx.session, text, platform=ctx.msg.platform, external_id=ctx.msg.user_id,
         now=ctx.now, max_failures=cfg.max_failed_attempts,
         window=dt.timedelta(minutes=cfg.attempt_window_minutes),
+        hasher=invites.hasher(ctx.config, ctx.anonymity),
     )
     if result.outcome is Outcome.bound:
         ctx.member = await get_member(ctx.session, result.member_id)

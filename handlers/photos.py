@@ -1,11 +1,25 @@
 """Photos as evidence: checked to be images, turned upright, stored by content hash,
-with what the camera recorded (time, device, GPS) kept beside them."""
+with what the camera recorded (time, device, GPS) kept beside them.
+
+A photo is worked on in a thread, at most `[media] image_workers` at once per
+process, so neither the event loop (and /healthz) nor memory suffers from a few
+large ones. What is decoded is bounded before any decoding: a file claiming more
+than `[media] max_photo_pixels` pixels is refused from its header (a
+decompression bomb: a 175 KB PNG can decode to gigabytes). A JPEG is decoded at a
+reduced scale near the size kept (draft mode), and what is stored is at most
+LONG_SIDE pixels on its long side: plenty for a notice, a fraction of the memory.
+"""
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import functools
 import hashlib
 import io
 import logging
+import math
 import warnings
+import weakref
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
@@ -19,33 +33,55 @@ from storage.media import MediaStore
 T = TypeVar("T")
 log = logging.getLogger("redshield.photos")
 
-MAX_PIXELS = 60_000_000  # beyond this a "photo" is a decompression bomb, not a photo
+MAX_PIXELS = 40_000_000  # [media] max_photo_pixels by default; a bigger "photo" is a bomb
+LONG_SIDE = 2560  # pixels on the long side of a stored photo, at most
 MAX_PHOTOS = 9  # per report: a phone's photo picker sends at most nine at once
+_UNUSABLE = (UnidentifiedImageError, Image.DecompressionBombError,
+             Image.DecompressionBombWarning, OSError, ValueError, SyntaxError, EOFError)
 
 
 class NotAPhoto(Exception):
     """The bytes are not an image we can use."""
 
 
-def _open(data: bytes) -> Image.Image:
+def _open(data: bytes, max_pixels: int = MAX_PIXELS) -> Image.Image:
+    """The image with only its header read; refused by its pixel count before any of
+    it is decoded."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             image = Image.open(io.BytesIO(data))
-            if image.width * image.height > MAX_PIXELS:
-                raise NotAPhoto("too many pixels")
-            image.load()
-        return image
-    except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning,
-            OSError, ValueError, SyntaxError) as err:
+    except _UNUSABLE as err:
         raise NotAPhoto(str(err)) from None
+    if image.width * image.height > max_pixels:
+        raise NotAPhoto(f"{image.width} x {image.height} pixels")
+    return image
 
 
-def evidence_of(image: Image.Image, data: bytes) -> dict:
-    """What the original says about itself, kept as evidence."""
+def _decoded(image: Image.Image, long_side: int = LONG_SIDE) -> Image.Image:
+    """The pixels, at most `long_side` on the long side. A JPEG is decoded at the
+    smallest of its built-in scales (1/2, 1/4, 1/8) that keeps three quarters of
+    that: a 12-megapixel photo (4000 x 3000) at 2000 x 1500, a quarter of the memory."""
+    width, height = image.size
+    shrink = long_side * 3 / 4 / max(width, height)
+    try:
+        if shrink < 1 and image.format in ("JPEG", "MPO"):
+            image.draft(None, (math.ceil(width * shrink), math.ceil(height * shrink)))
+        image.load()
+        if max(image.size) > long_side:
+            image.thumbnail((long_side, long_side), Image.Resampling.LANCZOS)
+    except _UNUSABLE as err:
+        raise NotAPhoto(str(err)) from None
+    return image
+
+
+def evidence_of(image: Image.Image, data: bytes, size: tuple[int, int] | None = None) -> dict:
+    """What the original says about itself, kept as evidence (`size`: the original's,
+    when `image` was decoded smaller)."""
     exif = image.getexif()
+    width, height = size or image.size
     found: dict = {"sha256": hashlib.sha256(data).hexdigest(), "format": image.format,
-                   "width": image.width, "height": image.height}
+                   "width": width, "height": height}
     ifd = exif.get_ifd(ExifTags.IFD.Exif)
     for tag, key in ((ExifTags.Base.DateTimeOriginal, "taken_at"), (ExifTags.Base.Make, "make"),
                      (ExifTags.Base.Model, "model")):
@@ -72,34 +108,68 @@ def upright_jpeg(image: Image.Image, quality: int = 85) -> bytes:
     """The picture as the phone showed it, re-encoded; all metadata left behind."""
     turned = ImageOps.exif_transpose(image)
     mode = "RGB" if turned.mode not in ("RGB", "L") else turned.mode
-    clean = Image.new(mode, turned.size)
-    clean.paste(turned.convert(mode))
+    clean = Image.new(mode, turned.size)  # a new image: none of the original's info
+    clean.paste(turned if turned.mode == mode else turned.convert(mode))
     out = io.BytesIO()
     clean.save(out, "JPEG", quality=quality)
     return out.getvalue()
 
 
-def prepare_evidence(data: bytes) -> tuple[bytes, dict]:
-    """(upright JPEG to store, evidence metadata of the original)."""
-    image = _open(data)
-    return upright_jpeg(image), evidence_of(image, data)
+def prepare_evidence(data: bytes, max_pixels: int = MAX_PIXELS) -> tuple[bytes, dict]:
+    """(upright JPEG to store, evidence metadata of the original). Blocking: `accept`
+    runs it in a worker thread."""
+    image = _open(data, max_pixels)
+    size = image.size
+    picture = _decoded(image)
+    return upright_jpeg(picture), evidence_of(picture, data, size)
 
 
-def prepare_anonymous(data: bytes) -> bytes:
+def prepare_anonymous(data: bytes, max_pixels: int = MAX_PIXELS) -> bytes:
     """Upright and stripped of EXIF, GPS, XMP and comments: for anonymous reports."""
-    return upright_jpeg(_open(data))
+    return upright_jpeg(_decoded(_open(data, max_pixels)))
 
 
-async def accept(ctx, msg, already: int, prepare: Callable[[bytes], T]) -> T | None:
-    """A photo sent to a step that collects up to MAX_PHOTOS: prepared, or None with
-    the reason told (one too many, or not an image)."""
+# One semaphore per event loop (a process runs one), created when first needed.
+_SLOTS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, tuple[int, asyncio.Semaphore]] = \
+    weakref.WeakKeyDictionary()
+
+
+def _slots(workers: int) -> asyncio.Semaphore:
+    loop = asyncio.get_running_loop()
+    held = _SLOTS.get(loop)
+    if held is None or held[0] != workers:
+        held = _SLOTS[loop] = (workers, asyncio.Semaphore(workers))
+    return held[1]
+
+
+async def in_worker(workers: int, work: Callable[[], T]) -> T:
+    """`work()` in a thread, at most `workers` at once in this process. A caller
+    cancelled meanwhile holds its slot until the thread is done, so the bound holds."""
+    async with _slots(workers):
+        running = asyncio.get_running_loop().run_in_executor(None, work)
+        try:
+            return await asyncio.shield(running)
+        except asyncio.CancelledError:
+            with contextlib.suppress(BaseException):
+                await running
+            raise
+
+
+async def accept(ctx, msg, already: int, prepare: Callable[..., T]) -> T | None:
+    """A photo sent to a step that collects up to MAX_PHOTOS: prepared (off the event
+    loop, within [media] max_photo_pixels and image_workers), or None with the reason
+    told (one too many, or not an image). `prepare(data, max_pixels=...)` is blocking:
+    prepare_evidence or prepare_anonymous."""
     t = ctx.t
     if already >= MAX_PHOTOS:
         ctx.say(t("最多 {n} 张照片，请点“完成”。").format(n=MAX_PHOTOS))
         return None
+    data = await msg.photo.read()
+    media = ctx.config.media
     try:
-        return prepare(await msg.photo.read())
-    except NotAPhoto:
+        return await in_worker(media.image_workers, functools.partial(
+            prepare, data, max_pixels=media.max_photo_pixels))
+    except NotAPhoto:  # not logged: nothing about an anonymous reporter's photo is
         ctx.say(t("这个文件不是照片，请发送照片。"))
         return None
 

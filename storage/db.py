@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -13,6 +14,44 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async
 log = logging.getLogger("redshield.storage")
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+
+# The password of a URL in any text, up to the last "@" before the host (a password may
+# hold an unescaped "@", which SQLAlchemy would read as part of the host).
+_PASSWORD = re.compile(r"(://[^:/?#\s@]*:)[^/?#\s]*@")
+
+
+class DatabaseUnavailable(Exception):
+    """The database URL does not parse, or the database cannot be opened. The message
+    names the URL with its password hidden, and the cause."""
+
+
+def safe_url(url: str) -> str:
+    """The URL to show to anyone: its password replaced by ***."""
+    try:
+        shown = make_url(url).render_as_string(hide_password=True)
+    except Exception:  # not a URL SQLAlchemy reads: hidden by its shape alone
+        shown = url
+    return hide_passwords(shown)
+
+
+def hide_passwords(text: str) -> str:
+    """Any text (an error message, a traceback) with the passwords of URLs in it hidden."""
+    return _PASSWORD.sub(r"\1***@", text)
+
+
+def _unavailable(url: str, what: str, err: BaseException) -> DatabaseUnavailable:
+    detail = str(getattr(err, "orig", None) or err) or type(err).__name__
+    password = _password(url)
+    if password and len(password) >= 4:  # a shorter one would blank out ordinary words
+        detail = detail.replace(password, "***")
+    return DatabaseUnavailable(hide_passwords(f"{what} {safe_url(url)}: {type(err).__name__}: {detail}"))
+
+
+def _password(url: str) -> str | None:
+    try:
+        return make_url(url).password
+    except Exception:
+        return None
 
 
 def normalize_url(url: str) -> str:
@@ -32,6 +71,10 @@ def _prepare_sqlite_dir(url: str) -> None:
 def create_engine(url: str, *, schema: str | None = None) -> AsyncEngine:
     """An async engine. `schema` pins PostgreSQL's search_path (tests use their own)."""
     url = normalize_url(url)
+    try:
+        make_url(url)
+    except (sa.exc.ArgumentError, ValueError) as err:  # a port that is no number, say
+        raise _unavailable(url, "the database URL does not parse:", err) from None
     if url.startswith("sqlite"):
         _prepare_sqlite_dir(url)
         # hide_parameters: an error's log line shows the statement, never the values
@@ -76,12 +119,18 @@ def upgrade_sync(url: str, *, schema: str | None = None, revision: str = "head")
     from alembic import command
 
     cfg = _alembic_config(url, schema)
-    if _loop_running():
-        # Alembic's env calls asyncio.run(), which needs a thread without a loop.
-        with ThreadPoolExecutor(1) as pool:
-            pool.submit(command.upgrade, cfg, revision).result()
-    else:
-        command.upgrade(cfg, revision)
+    try:
+        if _loop_running():
+            # Alembic's env calls asyncio.run(), which needs a thread without a loop.
+            with ThreadPoolExecutor(1) as pool:
+                pool.submit(command.upgrade, cfg, revision).result()
+        else:
+            command.upgrade(cfg, revision)
+    except (OSError, sa.exc.DBAPIError) as err:
+        # Refused, unreachable, no such database or role: the cause, never the password
+        # (nor a traceback that a caller would print whole).
+        log.debug("the database failed", exc_info=err)  # the log redacts passwords
+        raise _unavailable(url, "cannot open or migrate the database", err) from None
 
 
 def _loop_running() -> bool:

@@ -106,6 +106,51 @@ def test_config_errors_name_the_key(site):
     assert "wecom.encoding_aes_key must be 43 characters" in result.stderr
 
 
+PASSWORD = "hunter2-secret"
+
+
+@pytest.mark.parametrize("url", [
+    "postgresql+asyncpg://alice:{pw}@127.0.0.1:{port}/redshield",  # nothing listens there
+    "postgresql://alice:{pw}@127.0.0.1:port/redshield",  # a port that is no number
+    "mysql://alice:{pw}@127.0.0.1:{port}/redshield",  # a URL the config refuses
+    "postgresql+asyncpg://alice:{pw}@x@127.0.0.1:{port}/redshield",  # an "@" left unescaped
+])
+@pytest.mark.parametrize("command", [["init"], ["--log-level", "DEBUG", "init"], ["invite", "张三"]])
+def test_a_bad_database_url_is_never_shown_with_its_password(tmp_path, url, command):
+    url = url.format(pw=PASSWORD, port=free_port())
+    (tmp_path / "config.toml").write_text(f'[database]\nurl = "{url}"\n', encoding="utf-8")
+    result = redshield(*command, cwd=tmp_path)
+    out = result.stdout + result.stderr
+    assert result.returncode in (1, 2), out
+    assert PASSWORD not in out and "hunter2" not in out
+    assert "alice:***@127.0.0.1" in out  # which database it was, all the same
+    assert "Traceback" not in out or "--log-level" in command
+
+
+def test_imported_codes_are_stored_keyed_and_redeemed_by_another_process(site):
+    import hashlib
+    import sqlite3
+
+    (site / "config.toml").write_text(f'[security]\nsecret_key = "cli-test-{"k" * 40}"\n',
+                                      encoding="utf-8")
+    imported = redshield("import", "directory.toml", cwd=site)
+    assert imported.returncode == 0, imported.stderr
+    assert "plain SHA-256" not in imported.stderr  # the key is set: no warning
+    code = CODE.search(imported.stdout).group()
+    with sqlite3.connect(site / "data" / "redshield.db") as conn:
+        [(stored,)] = conn.execute("SELECT code_hash FROM invite_codes").fetchall()
+    assert stored != hashlib.sha256(code.replace("-", "").encode()).hexdigest()
+    chat = redshield("chat", "--member", "张三", cwd=site, stdin=f"/start {code}\n")
+    assert "绑定成功" in chat.stdout, chat.stdout + chat.stderr
+
+
+def test_codes_issued_without_a_key_say_so(site):
+    """They work (the console tests above), stored as plain SHA-256: the operator is told."""
+    assert "plain SHA-256" in redshield("import", "directory.toml", cwd=site).stderr
+    issued = redshield("invite", "张三", cwd=site)
+    assert issued.returncode == 0 and "plain SHA-256" in issued.stderr
+
+
 def test_run_without_platforms_is_the_console_demo(tmp_path):
     result = redshield("run", cwd=tmp_path, stdin="/me\n帮助\n")
     assert result.returncode == 0, result.stderr

@@ -425,9 +425,11 @@ class WecomRig:
     web: httpx.AsyncClient
     crypto: WeChatCrypto
 
-    def seal(self, xml: str, timestamp: str = "1763863200",
+    def seal(self, xml: str, timestamp: str | None = None,
              nonce: str = "fuzz") -> tuple[str, dict]:
-        """The envelope WeCom posts for `xml`, and its query parameters."""
+        """The envelope WeCom posts for `xml`, and its query parameters (signed now, by the
+        adapter's clock, unless `timestamp` says otherwise)."""
+        timestamp = timestamp or str(int(self.adapter.wall_clock()))
         sealed = xmltodict.parse(self.crypto.encrypt_message(xml, nonce, timestamp))["xml"]
         body = s.cdata_xml({"ToUserName": CORP, "AgentID": str(AGENT),
                             "Encrypt": sealed["Encrypt"]})

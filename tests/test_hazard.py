@@ -32,6 +32,8 @@ async def report(user, *, grade="一般隐患", assignee="赵强", deadline="3�
     await user.tap("跳过")
     if assignee == "赵强":
         await user.tap(assignee)
+    elif assignee in ("李安监", "王书记"):  # in the directory, typed
+        await user.say(assignee)
     else:  # someone outside the directory: kept as typed once the reporter confirms it
         assert "本项目没有" in await user.say(assignee)
         await user.tap("按外部人员登记（不通知）")
@@ -141,6 +143,80 @@ async def test_major_hazard_alerts_officers_and_only_they_close_it(chat, site):
     assert "已销项" in await chat.user("u4").say("/recheck 1 pass")
 
 
+async def rectified(chat, crew: str = "u2", number: int = 1, **report_as) -> None:
+    """Hazard `number`, which 张三 found, rectified by `crew`: waiting for its re-check."""
+    finder = chat.user("u1")
+    await report(finder, **report_as)
+    await finder.tap("确认提交")
+    rectifier = chat.user(crew)
+    await rectifier.say(f"/rectify {number}")
+    await rectifier.photo()
+    await rectifier.say("完成")
+    assert "等待复查" in await rectifier.say("已整改")
+
+
+def recheck_bot(config, clock, db, rechecked_by):
+    from tests.chatbot import TestBot, test_app
+
+    practice = config.practice.model_copy(update={"rechecked_by": tuple(rechecked_by)})
+    return TestBot(test_app(config.model_copy(update={"practice": practice}), clock, db))
+
+
+async def test_the_secretary_rechecks_a_general_hazard_by_default(chat, site, db):
+    await rectified(chat)
+    review = chat.notices(site["secretary"])
+    assert "请复查" in review  # asked, beside the finder and the safety officer
+    assert "已销项" in await chat.user("u4").tap("通过销项", choices=review.choices)
+    [h] = await hazards(db)
+    assert h.status == "closed" and h.rechecked_by_id == site["secretary"]
+
+
+async def test_with_only_finders_listed_an_officer_may_not_recheck_a_general_hazard(site, db, config, clock):
+    bot = recheck_bot(config, clock, db, ["finder"])
+    await rectified(bot)
+    assert bot.notices(site["officer"]).replies == [] and bot.notices(site["secretary"]).replies == []
+    said = await bot.user("u3").say("/recheck 1 pass")
+    assert "您不能复查" in said and "一般隐患只由发现人复查" in said
+    assert "请复查" in bot.notices(site["finder"])
+    assert "已销项" in await bot.user("u1").say("/recheck 1 pass")
+
+
+async def test_without_finder_listed_the_finder_may_not_but_a_major_hazard_keeps_its_rule(
+        site, db, config, clock):
+    bot = recheck_bot(config, clock, db, ["safety_officer", "leader"])
+    await rectified(bot)
+    assert bot.notices(site["finder"]).replies == []
+    said = await bot.user("u1").say("/recheck 1 pass")
+    assert "一般隐患由先锋队长、安监人员复查" in said
+    assert "您不能复查" in await bot.user("u4").say("/recheck 1 pass")  # the secretary is not listed
+    assert "已销项" in await bot.user("u3").say("/recheck 1 pass")
+
+    # A 重大隐患: the safety officer or the secretary, whatever the list says.
+    major = recheck_bot(config, clock, db, ["finder", "leader"])
+    finder, crew = major.user("u1"), major.user("u2")
+    await report(finder, grade="重大隐患")
+    await finder.tap("确认提交")
+    for step in ("/rectify 2", None, "完成", "已整改"):
+        await (crew.photo() if step is None else crew.say(step))
+    assert "重大隐患只能由安监人员或党支部书记销项" in await major.user("u1").say("/recheck 2 pass")
+    assert "已销项" in await major.user("u4").say("/recheck 2 pass")
+
+
+async def test_the_assignee_never_rechecks_even_holding_a_listed_role(chat, site, db):
+    """Ruling 7: not the assignee (here the safety officer himself), nor whoever recorded
+    the rectification (the finder, for a crew named in text)."""
+    await rectified(chat, crew="u3", assignee="李安监")
+    assert "请复查" not in chat.notices(site["officer"]) and "请复查" in chat.notices(site["finder"])
+    said = await chat.user("u3").say("/recheck 1 pass")
+    assert "您不能复查" in said and "不能复查这项整改" in said
+    assert "已销项" in await chat.user("u1").say("/recheck 1 pass")
+
+    await rectified(chat, crew="u1", number=2, assignee="钢筋班组（分包）")
+    said = await chat.user("u1").say("/recheck 2 pass")
+    assert "您不能复查" in said
+    assert "已销项" in await chat.user("u4").say("/recheck 2 pass")
+
+
 async def test_crew_named_in_text(chat, site, db):
     finder = chat.user("u1")
     await report(finder, assignee="钢筋班组（分包）")
@@ -228,3 +304,51 @@ async def test_upright_and_evidence_of_a_rotated_photo():
     assert PILImage.open(io.BytesIO(upright)).size == (40, 80)
     assert evidence["model"] == "RedPhone 9" and evidence["width"] == 80
     assert not PILImage.open(io.BytesIO(upright)).getexif()
+
+
+def long_text(word: str) -> str:
+    """1,000 lines, 20,000 characters: more than any page holds."""
+    lines = [f"{word}第{i + 1}行：".ljust(19, "扣") for i in range(1000)]
+    return "\n".join(lines).ljust(20_000, "件")
+
+
+async def test_a_notice_of_a_thousand_lines_lays_out_and_the_hazard_closes(chat, site, db):
+    finder, crew, officer = chat.user("u1"), chat.user("u2"), chat.user("u3")
+    await report(finder)
+    await finder.tap("确认提交")
+    await crew.say("/rectify 1")
+    await crew.photo(jpeg("green"))
+    await crew.say("完成")
+    await crew.say("已补齐扣件")
+    description, measures = long_text("隐患描述"), long_text("整改措施")
+    assert description.count("\n") == 999 and len(description) == 20_000
+    async with db.sessions() as s, s.begin():  # as a bulk import or a web form could write
+        await s.execute(sa.update(Hazard).values(description=description, measures=measures))
+
+    said = await officer.say("/recheck 1 pass")
+    assert "已销项" in said
+    [h] = await hazards(db)
+    assert h.status == "closed"
+    text = pdf_text(said)
+    for value in (description, measures):
+        assert "\n".join(value.splitlines()[:3]) in text
+    assert text.count("（以下 940 行略，完整内容见系统记录）") == 2
+    assert "整改措施第60行" in text and "整改措施第61行" not in text
+    pages = PdfReader(io.BytesIO(next(r for r in said.replies
+                                      if isinstance(r, Document)).data)).pages
+    assert 2 <= len(pages) <= 6
+
+
+def test_any_text_lays_out_in_a_notice():
+    """One line of 20,000 characters, very many empty lines, markup, control characters:
+    each value is split into rows that fit a page, and cut short with the note."""
+    from handlers.hazard.pdf import render_notice
+
+    values = ["扣" * 20_000, "\n" * 5000, "<b>&amp;</b> <br/> & <", "a\x00b\x0bc\x1fd\u2028e",
+              "W" * 20_000, "x " * 10_000]
+    fields = [(f"字段{i}", v) for i, v in enumerate(values)]
+    data = render_notice(fields, "隐患整改通知书", [], "整改前照片",
+                         omitted="（以下 {n} 行略）")
+    text = "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(data)).pages)
+    assert "<b>&amp;</b> <br/> & <" in text
+    assert "（以下 1 行略）" in text and "（以下 4940 行略）" in text

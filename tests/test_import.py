@@ -13,7 +13,7 @@ import textwrap
 import pytest
 import sqlalchemy as sa
 
-from handlers import codes
+from handlers import codes, invites
 from handlers.directory.importer import (
     ImportProblems,
     ImportResult,
@@ -94,7 +94,8 @@ async def run_import(db, clock, config, text: str | bytes, filename="directory.t
     directory = parse_directory(data, filename, encoding=encoding)
     async with db.sessions() as s, s.begin():
         return await apply_directory(s, directory, now=clock(),
-                                     invite_ttl_days=config.invites.ttl_days)
+                                     invite_ttl_days=config.invites.ttl_days,
+                                     hasher=invites.hasher(config))
 
 
 async def snapshot(db) -> dict[str, list[tuple]]:
@@ -136,8 +137,9 @@ async def code_holders(db, clock) -> dict[str, str]:
         return dict(rows.all())
 
 
-def digest(code: str) -> str:
-    return codes.digest(codes.normalize(code, CODE_LENGTH))
+def digest(config, code: str) -> str:
+    """What the table keeps of a code: keyed with the deployment's secret key."""
+    return invites.hasher(config)(codes.normalize(code, CODE_LENGTH))
 
 
 # ---- good files
@@ -173,8 +175,10 @@ async def test_a_directory_file_creates_projects_zones_members_and_invite_codes(
     assert [(name, project) for name, project, _ in result.invites] == [("张三", "P1"), ("王五", "P1")]
     assert result.wecom_members == 1 and result.already_invited == []
     holders = await code_holders(db, clock)
-    assert {holders[digest(code)] for _, _, code in result.invites} == {"张三", "王五"}
+    assert {holders[digest(config, code)] for _, _, code in result.invites} == {"张三", "王五"}
     assert len(holders) == 2
+    # Not the plain SHA-256 a reader of the table could test every code against.
+    assert not {codes.digest(codes.normalize(code, CODE_LENGTH)) for _, _, code in result.invites} & set(holders)
 
     summary = format_result(result)
     assert "projects: 1 new, 0 updated; zones: 2 new, 0 updated; members: 4 new, 0 updated" in summary
@@ -469,7 +473,7 @@ async def test_a_file_neither_toml_nor_csv(db, clock, config):
                              "'directory.xlsx': use a .toml or .csv file")
 
 
-async def test_member_rows_without_zones_are_accepted(db, clock):
+async def test_member_rows_without_zones_are_accepted(db, clock, config):
     """Workers and crew leads own no zone: the key (or CSV column) may be left out."""
     toml_file = textwrap.dedent("""\
         [[projects]]
@@ -484,8 +488,9 @@ async def test_member_rows_without_zones_are_accepted(db, clock):
         """).encode()
     csv_file = "project,name,roles\nP1,钱班长,assignee;worker\n".encode()
     async with db.sessions() as s, s.begin():
-        await apply_directory(s, parse_directory(toml_file, "d.toml"), now=clock(), invite_ttl_days=14)
-        await apply_directory(s, parse_directory(csv_file, "m.csv"), now=clock(), invite_ttl_days=14)
+        for data, name in ((toml_file, "d.toml"), (csv_file, "m.csv")):
+            await apply_directory(s, parse_directory(data, name), now=clock(), invite_ttl_days=14,
+                                  hasher=invites.hasher(config))
     async with db.sessions() as s:
         names = sorted((await s.execute(sa.select(Member.name))).scalars())
     assert names == ["孙工友", "钱班长"]

@@ -1,9 +1,13 @@
 """Joining with an invite code, /help, /me, /lang, and what unknown users hear."""
 from __future__ import annotations
 
+import hashlib
+import hmac
+
 import pytest
 import sqlalchemy as sa
 
+from handlers import codes, invites
 from storage.models import Identity, InviteCode
 from tests import factories as f
 
@@ -212,3 +216,60 @@ async def test_inactive_member_cannot_bind_or_use_commands(chat, db):
         await f.bind(s, other, external_id="u9")
     assert "已停用" in await chat.user("u1").say(f"/start {code}")
     assert "已停用" in await chat.user("u9").say("/me")
+
+
+# ---- what a reader of the database can do with the invite table
+
+
+async def keyed_code(db, app, config, name="孙七") -> tuple[str, str]:
+    """A code issued as `redshield invite` issues it, and the hash the table keeps."""
+    async with db.sessions() as s, s.begin():
+        p = await f.project(s, code="K1")
+        sun = await f.member(s, p, name)
+        code = await invites.issue(s, sun, f.NOW, 14, hasher=invites.hasher(config, app.engine.anonymity))
+        stored = (await s.execute(sa.select(InviteCode.code_hash)
+                                  .where(InviteCode.member_id == sun.id))).scalar_one()
+    return code, stored
+
+
+async def test_a_code_is_stored_keyed_and_a_reader_of_the_table_cannot_confirm_a_guess(chat, app, db,
+                                                                                     config):
+    code, stored = await keyed_code(db, app, config)
+    normalized = codes.normalize(code, invites.CODE_LENGTH)
+    assert stored != hashlib.sha256(normalized.encode()).hexdigest()
+
+    # The reader holds every hash and has guessed the right code: nothing they can
+    # compute without the key (plain hashes of any spelling, HMACs under keys the
+    # database could hold or be guessed) matches.
+    spellings = {code, normalized, normalized.lower(), code.lower()}
+    tries = {hashlib.sha256(x.encode()).hexdigest() for x in spellings}
+    tries |= {hmac.new(k.encode(), m.encode(), hashlib.sha256).hexdigest()
+              for k in ("", "invite", "redshield", code) for m in spellings | {"invite\x1f" + normalized}}
+    async with db.sessions() as s:
+        table = set((await s.execute(sa.select(InviteCode.code_hash))).scalars())
+    assert stored in table and not tries & table
+    # With the key it is the engine's keyed pseudonym, which is how the bot finds it.
+    assert stored == app.engine.anonymity.pseudonym("invite", normalized)
+    assert "绑定成功" in await chat.user("u7").say(f"/start {code}")
+
+
+async def test_another_deployment_key_does_not_redeem_the_code(chat, app, db, config, clock):
+    code, _ = await keyed_code(db, app, config)
+    from tests.chatbot import TestBot, test_app
+
+    other = config.model_copy(update={"security": config.security.model_copy(
+        update={"secret_key": "another-deployment-" + "x" * 32})})
+    said = await TestBot(test_app(other, clock, db)).user("u7").say(f"/start {code}")
+    assert "不正确" in said
+    assert await identities(db) == []
+
+
+async def test_a_code_issued_before_keyed_hashes_is_still_redeemed_once(chat, site, db):
+    """Rows stored as plain SHA-256 (before #14, or by a deployment without a key) still
+    work, once, until they expire: nobody holding one is turned away."""
+    normalized = codes.normalize(site["code"], invites.CODE_LENGTH)
+    async with db.sessions() as s:
+        stored = (await s.execute(sa.select(InviteCode.code_hash))).scalar_one()
+    assert stored == hashlib.sha256(normalized.encode()).hexdigest()  # the old form
+    assert "绑定成功" in await chat.user("u1").say(f"/start {site['code']}")
+    assert "已经用过" in await chat.user("u2").say(f"/start {site['code']}")

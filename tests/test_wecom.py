@@ -51,9 +51,10 @@ def sign(timestamp: str, nonce: str, encrypt: str, token: str = TOKEN) -> str:
     return hashlib.sha1("".join(sorted([token, timestamp, nonce, encrypt])).encode()).hexdigest()
 
 
-def seal(xml: str, crypto: WeChatCrypto, timestamp: str = "1763863200",
+def seal(xml: str, crypto: WeChatCrypto, timestamp: str,
          nonce: str = "n0nce42") -> tuple[str, dict]:
-    """The envelope WeCom posts, and its query parameters."""
+    """The envelope WeCom posts, and its query parameters (`timestamp`: when it is sent,
+    in seconds since the epoch; `Wecom.seal` takes our clock's)."""
     sealed = xmltodict.parse(crypto.encrypt_message(xml, nonce, timestamp))["xml"]
     body = wire_xml(ToUserName=CORP, AgentID=str(AGENT), Encrypt=sealed["Encrypt"])
     return body, {"msg_signature": sealed["MsgSignature"], "timestamp": timestamp, "nonce": nonce}
@@ -139,9 +140,18 @@ class Wecom:
     async def post(self, body: str | bytes, params: dict) -> httpx.Response:
         return await self.http.post("/wecom/callback", params=params, content=body)
 
+    def timestamp(self, offset: float = 0) -> str:
+        """WeCom's clock, which agrees with ours (moved with the test's clock), or is
+        `offset` seconds ahead of it."""
+        return str(int(self.adapter.wall_clock() + offset))
+
+    def seal(self, xml: str, crypto: WeChatCrypto | None = None, offset: float = 0
+             ) -> tuple[str, dict]:
+        return seal(xml, crypto or self.crypto, self.timestamp(offset))
+
     async def deliver(self, xml: str, crypto: WeChatCrypto | None = None) -> Said:
         before = len(self.api.calls)
-        response = await self.post(*seal(xml, crypto or self.crypto))
+        response = await self.post(*self.seal(xml, crypto))
         assert (response.status_code, response.text) == (200, "")
         await self.adapter.wait_idle()
         return Said(self.api.calls[before:])
@@ -270,8 +280,9 @@ async def delivered(wecom: Wecom, replies, user: str = "zhangsan") -> Said:
 
 async def test_saving_the_callback_url_answers_the_decrypted_echostr(wecom):
     echostr = PrpCrypto(wecom.crypto.key).encrypt("echo-4711", CORP).decode()
-    params = {"timestamp": "1763863200", "nonce": "abc", "echostr": echostr,
-              "msg_signature": sign("1763863200", "abc", echostr)}
+    now = wecom.timestamp()
+    params = {"timestamp": now, "nonce": "abc", "echostr": echostr,
+              "msg_signature": sign(now, "abc", echostr)}
     response = await wecom.http.get("/wecom/callback", params=params)
     assert (response.status_code, response.text) == (200, "echo-4711")
 
@@ -280,7 +291,7 @@ async def test_saving_the_callback_url_answers_the_decrypted_echostr(wecom):
 
 
 async def test_a_wrong_signature_is_refused(wecom, zhang, api):
-    body, params = seal(wecom.member("zhangsan").xml("text", Content="我的"), wecom.crypto)
+    body, params = wecom.seal(wecom.member("zhangsan").xml("text", Content="我的"))
     response = await wecom.post(body, {**params, "msg_signature": "f" * 40})
     await wecom.adapter.wait_idle()
     assert response.status_code == 403
@@ -289,7 +300,7 @@ async def test_a_wrong_signature_is_refused(wecom, zhang, api):
 
 async def test_a_message_for_another_corp_is_refused(wecom, zhang, api):
     elsewhere = WeChatCrypto(TOKEN, AES_KEY, "wwsomeothercorp")
-    body, params = seal(wecom.member("zhangsan").xml("text", Content="我的"), elsewhere)
+    body, params = wecom.seal(wecom.member("zhangsan").xml("text", Content="我的"), elsewhere)
     response = await wecom.post(body, params)
     await wecom.adapter.wait_idle()
     assert response.status_code == 403
@@ -307,16 +318,15 @@ MALFORMED = {
     "not XML": lambda w: ("hello, world", {"timestamp": "1", "nonce": "n", "msg_signature": "x"}),
     "no Encrypt": lambda w: (wire_xml(ToUserName=CORP), {"timestamp": "1", "nonce": "n",
                                                           "msg_signature": "x"}),
-    "no query parameters": lambda w: (seal(wire_xml(MsgType="text"), w.crypto)[0], {}),
+    "no query parameters": lambda w: (w.seal(wire_xml(MsgType="text"))[0], {}),
     "bad base64": lambda w: signed("%%% not base64 %%%"),
     "bad padding": lambda w: signed(base64.b64encode(b"twenty bytes exactly").decode()),
-    "no MsgType inside": lambda w: seal(wire_xml(FromUserName="zhangsan", MsgId=1), w.crypto),
-    "no FromUserName inside": lambda w: seal(wire_xml(MsgType="text", Content="hi", MsgId=1),
-                                             w.crypto),
-    "no MsgId inside": lambda w: seal(wire_xml(FromUserName="zhangsan", MsgType="text",
-                                               Content="hi"), w.crypto),
-    "event without Event": lambda w: seal(wire_xml(FromUserName="zhangsan", MsgType="event",
-                                                   CreateTime=1), w.crypto),
+    "no MsgType inside": lambda w: w.seal(wire_xml(FromUserName="zhangsan", MsgId=1)),
+    "no FromUserName inside": lambda w: w.seal(wire_xml(MsgType="text", Content="hi", MsgId=1)),
+    "no MsgId inside": lambda w: w.seal(wire_xml(FromUserName="zhangsan", MsgType="text",
+                                                 Content="hi")),
+    "event without Event": lambda w: w.seal(wire_xml(FromUserName="zhangsan", MsgType="event",
+                                                     CreateTime=1)),
 }
 
 
@@ -329,7 +339,7 @@ async def test_malformed_callbacks_are_bad_requests(wecom, api, case):
 
 
 async def test_a_message_delivered_three_times_is_answered_once(wecom, zhang, api):
-    body, params = seal(wecom.member("zhangsan").xml("text", Content="我的"), wecom.crypto)
+    body, params = wecom.seal(wecom.member("zhangsan").xml("text", Content="我的"))
     responses = await asyncio.gather(*(wecom.post(body, params) for _ in range(3)))
     await wecom.adapter.wait_idle()
     assert [r.status_code for r in responses] == [200, 200, 200]
@@ -338,12 +348,110 @@ async def test_a_message_delivered_three_times_is_answered_once(wecom, zhang, ap
 
 async def test_a_redelivery_to_another_worker_is_ignored(make_wecom, zhang, api):
     first, second = await make_wecom(), await make_wecom()
-    body, params = seal(first.member("zhangsan").xml("text", Content="我的"), first.crypto)
+    body, params = first.seal(first.member("zhangsan").xml("text", Content="我的"))
     for worker in (first, second):
         assert (await worker.post(body, params)).status_code == 200
         await worker.adapter.wait_idle()
     assert len(second.seen) == 1  # the second worker asked the engine, which had it already
     assert len(api.sent("message/send")) == 1
+
+
+# ---- replays: the timestamp, and how long ids are remembered
+
+SKEW = 300  # [wecom] max_clock_skew_seconds, by default
+
+
+@pytest.mark.parametrize("timestamp", ["long ago", "too old", "too new", "no number"])
+async def test_a_callback_signed_too_far_from_our_clock_is_refused(wecom, zhang, api, caplog,
+                                                                     timestamp):
+    caplog.set_level(logging.DEBUG, logger="redshield")
+    assert wecom.adapter.config.wecom.max_clock_skew_seconds == SKEW
+    xml = wecom.member("zhangsan").xml("text", Content="我的巡查记录")
+    stamp = {"long ago": "1", "too old": wecom.timestamp(-SKEW - 1),
+             "too new": wecom.timestamp(SKEW + 1), "no number": "soon"}[timestamp]
+    response = await wecom.post(*seal(xml, wecom.crypto, stamp))  # rightly signed
+    await wecom.adapter.wait_idle()
+    assert response.status_code == 403
+    assert api.calls == [] and wecom.seen == []
+    assert "refused" in caplog.text
+    assert "zhangsan" not in caplog.text and "巡查记录" not in caplog.text
+
+
+@pytest.mark.parametrize("offset", [-SKEW, SKEW])
+async def test_a_callback_within_the_allowed_skew_is_taken(wecom, zhang, offset):
+    xml = wecom.member("zhangsan").xml("text", Content="我的")
+    response = await wecom.post(*wecom.seal(xml, offset=offset))
+    await wecom.adapter.wait_idle()
+    assert response.status_code == 200 and len(wecom.seen) == 1
+
+
+async def test_url_verification_signed_long_ago_is_refused(wecom):
+    echostr = PrpCrypto(wecom.crypto.key).encrypt("echo-4711", CORP).decode()
+    for stamp in ("1763863200", wecom.timestamp(-SKEW - 1), wecom.timestamp(SKEW + 1)):
+        params = {"timestamp": stamp, "nonce": "abc", "echostr": echostr,
+                  "msg_signature": sign(stamp, "abc", echostr)}
+        response = await wecom.http.get("/wecom/callback", params=params)
+        assert response.status_code == 403 and "echo" not in response.text
+
+
+async def test_a_callback_captured_and_replayed_days_later_is_refused(make_wecom, zhang, api,
+                                                                      db, config, clock):
+    """Once the de-duplication mark is gone, the timestamp still refuses the copy."""
+    from bot.scheduler import housekeeping
+
+    first = await make_wecom()
+    body, params = first.seal(first.member("zhangsan").xml("text", Content="我的"))
+    assert (await first.post(body, params)).status_code == 200
+    await first.adapter.wait_idle()
+    clock.advance(days=8)
+    async with db.sessions() as s, s.begin():
+        await housekeeping(s, clock(), config)
+    later = await make_wecom()  # a worker started since: it remembers nothing
+    assert (await later.post(body, params)).status_code == 403
+    await later.adapter.wait_idle()
+    assert later.seen == [] and len(api.sent("message/send")) == 1
+
+
+async def test_a_replay_within_the_window_is_caught_after_housekeeping(make_wecom, zhang, api,
+                                                                       db, config, clock):
+    """The longest a copy can pass the timestamp check: signed SKEW ahead of our clock,
+    replayed 2 x SKEW later. By then the daily housekeeping may have run: the
+    database's mark outlasts the window (so a worker that never saw it refuses it),
+    and so does the memory of the worker that took it."""
+    from bot.scheduler import housekeeping
+
+    first, second = await make_wecom(), await make_wecom()
+    body, params = first.seal(first.member("zhangsan").xml("text", Content="我的"), offset=SKEW)
+    assert (await first.post(body, params)).status_code == 200
+    await first.adapter.wait_idle()
+    for wait in (2 * SKEW - 1, 1):
+        clock.advance(seconds=wait)
+        first.time.advance(wait)
+        async with db.sessions() as s, s.begin():
+            await housekeeping(s, clock(), config)
+        for worker in (first, second):
+            assert (await worker.post(body, params)).status_code == 200
+            await worker.adapter.wait_idle()
+    # Each worker asked the engine once: the first took the message, the second was
+    # refused by the database's mark; later copies each stopped at the worker's memory.
+    assert len(first.seen) == len(second.seen) == 1
+    assert len(api.sent("message/send")) == 1
+    clock.advance(seconds=1)
+    assert (await second.post(body, params)).status_code == 403
+
+
+def test_ids_are_remembered_for_the_window_however_many_arrive():
+    from bot.adapters.wecom import _Seen
+
+    time = FakeTime()
+    seen = _Seen(2 * SKEW, time.monotonic)
+    assert seen.add("first") and not seen.add("first")
+    for i in range(20_000):  # more than any count-bounded memory would hold
+        seen.add(f"other-{i}")
+    time.advance(2 * SKEW)
+    assert not seen.add("first")
+    time.advance(1)
+    assert seen.add("later") and "first" not in seen and len(seen) == 1  # then forgotten
 
 
 # ---- who is writing
@@ -513,8 +621,8 @@ async def test_a_photo_over_the_limit_is_refused_clearly(wecom, zhang, api, tmp_
 async def test_a_photo_delivered_three_times_is_fetched_and_refused_once(wecom, zhang, api):
     # The adapter answers this one itself, before the engine's de-duplication.
     api.media["BIG"] = (b"\xff\xd8" + b"x" * (1024 * 1024 + 10), "image/jpeg")
-    body, params = seal(wecom.member("zhangsan").xml("image", PicUrl="u", MediaId="BIG"),
-                        wecom.crypto)
+    body, params = wecom.seal(wecom.member("zhangsan").xml("image", PicUrl="u",
+                                                           MediaId="BIG"))
     for _ in range(3):
         await wecom.post(body, params)
     await wecom.adapter.wait_idle()
@@ -699,7 +807,7 @@ async def test_the_access_token_is_shared_through_redis(api, tmp_path):
 
 
 async def test_stop_lets_a_message_in_flight_finish(wecom, zhang, api):
-    await wecom.post(*seal(wecom.member("zhangsan").xml("text", Content="我的"), wecom.crypto))
+    await wecom.post(*wecom.seal(wecom.member("zhangsan").xml("text", Content="我的")))
     await wecom.adapter.stop()
     assert "张三" in Said(api.calls).text
 

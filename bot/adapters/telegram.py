@@ -30,9 +30,10 @@ from telegram import (
 )
 from telegram.constants import ChatType as TgChatType
 from telegram.constants import MessageEntityType, MessageLimit
-from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
 from telegram.ext import AIORateLimiter, Application, ContextTypes, TypeHandler
 
+from bot import metrics
 from bot.adapters.base import DeliveryFailed, split_text, valid_position
 from bot.config import Config
 from bot.core.contract import (
@@ -173,7 +174,11 @@ class TelegramAdapter:
             return
         if msg is None:
             return
-        await self.render(message.chat_id, await self.engine.handle(msg), incoming=msg)
+        await self.render(message.chat_id, await self._handle(msg), incoming=msg)
+
+    async def _handle(self, msg: Incoming) -> list[Reply]:
+        with metrics.handling(PLATFORM):
+            return await self.engine.handle(msg)
 
     async def _incoming(self, update: Update, message: Message) -> Incoming | None:
         user = message.from_user
@@ -280,7 +285,7 @@ class TelegramAdapter:
         )
         if token:
             await self._show_choice(message, data)
-        await self.render(message.chat_id, await self.engine.handle(msg), incoming=msg)
+        await self.render(message.chat_id, await self._handle(msg), incoming=msg)
 
     async def _show_choice(self, message: Message, data: str) -> None:
         """Replace a question's buttons by the answer tapped, so the chat reads as a record."""
@@ -293,8 +298,8 @@ class TelegramAdapter:
             await self.app.bot.edit_message_text(f"{message.text}\n› {label}",
                                                  chat_id=message.chat_id,
                                                  message_id=message.message_id)
-        except BadRequest:
-            pass  # already edited (a double tap): nothing to show
+        except BadRequest as err:  # already edited (a double tap): nothing to show
+            metrics.platform_error(PLATFORM, type(err).__name__)
 
     # ---- rendering
 
@@ -376,14 +381,19 @@ class TelegramAdapter:
         for delay in (*self.retry_delays, None):
             try:
                 return await call()
-            except (BadRequest, Forbidden, RetryAfter):
+            except (BadRequest, Forbidden, RetryAfter) as err:
+                metrics.platform_error(PLATFORM, type(err).__name__)
                 raise
-            except NetworkError as err:
+            except NetworkError as err:  # TimedOut, and the Bot API's 5xx answers
+                metrics.platform_error(PLATFORM, type(err).__name__)
                 if delay is None or (isinstance(err, TimedOut) and not idempotent):
                     raise
                 log.warning("Telegram unreachable (%s); retrying in %.1fs",
                             type(err).__name__, delay)
                 await asyncio.sleep(delay)
+            except TelegramError as err:  # ChatMigrated, InvalidToken...: not retried either
+                metrics.platform_error(PLATFORM, type(err).__name__)
+                raise
 
     # ---- errors
 

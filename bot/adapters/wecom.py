@@ -7,6 +7,13 @@ message to a background task; the engine's de-duplication (by MsgId, or a hash
 of an event's fields) makes a redelivered message count once, even when the
 copies reach two workers. Replies go out through `message/send`. No business
 rules here.
+
+Replay: a callback is signed over its `timestamp`, so one whose timestamp is more
+than `[wecom] max_clock_skew_seconds` from our clock is refused, like a bad
+signature. A captured callback can then be replayed only within 2 × that skew of
+its first arrival: this process remembers the ids it took for at least that long,
+and the engine's de-duplication marks (kept 7 days by the runtime's housekeeping)
+outlast it everywhere.
 """
 from __future__ import annotations
 
@@ -36,6 +43,7 @@ from wechatpy.work.events import ClickEvent, EnterAgentEvent, LocationEvent
 from wechatpy.work.exceptions import InvalidCorpIdException
 from wechatpy.work.messages import ImageMessage, LocationMessage, TextMessage, VideoMessage, VoiceMessage
 
+from bot import metrics
 from bot.adapters.base import DeliveryFailed, split_text, utf8_size, valid_position
 from bot.adapters.wecom_client import (
     ALL_INVALID,
@@ -209,6 +217,39 @@ class _KeyedLocks:
                 self._locks[key] = (lock, users - 1)
 
 
+class _Seen:
+    """Ids taken by this process, each remembered for `keep` seconds of `clock`.
+
+    Bounded by time, not by count: a flood of other messages cannot push an id out
+    before a replay of it could still pass the timestamp check. Only callbacks with
+    a right signature and a fresh timestamp are added, so its size follows the
+    traffic WeCom itself sends in that time.
+    """
+
+    def __init__(self, keep: float, clock: Callable[[], float]):
+        self.keep, self.clock = keep, clock
+        self._at: OrderedDict[str, float] = OrderedDict()  # oldest first
+
+    def add(self, key: str) -> bool:
+        """Remember `key`; False when it was taken already (and is still remembered)."""
+        now = self.clock()
+        while self._at:
+            oldest, at = next(iter(self._at.items()))
+            if now - at <= self.keep:
+                break
+            del self._at[oldest]
+        if key in self._at:
+            return False
+        self._at[key] = now
+        return True
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._at
+
+    def __len__(self) -> int:
+        return len(self._at)
+
+
 class _Recent(OrderedDict):
     """A bounded map that forgets its oldest entries."""
 
@@ -299,8 +340,11 @@ class WecomAdapter:
     def __init__(self, config: Config, engine: Engine, *,
                  client: WecomClient | None = None,
                  clock: Callable[[], float] = time.monotonic,
+                 wall_clock: Callable[[], float] | None = None,
                  sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
                  stop_timeout: float = 10.0):
+        """`clock` (monotonic) paces and times greetings; `wall_clock` (seconds since the
+        epoch, default: the engine's clock) judges the callbacks' timestamps."""
         self.config = config
         self.engine = engine
         wc = config.wecom
@@ -308,11 +352,14 @@ class WecomAdapter:
         self.client = client or WecomClient(wc, sleep=sleep, cache=token_cache(config))
         self.pacer = Pacer(clock=clock, sleep=sleep)
         self.clock = clock
+        self.wall_clock = wall_clock or (lambda: engine.clock().timestamp())
         self.stop_timeout = stop_timeout
         self.max_bytes = config.media.max_photo_mb * 1024 * 1024
         self._tasks: set[asyncio.Task] = set()
         self._users = _KeyedLocks()  # one member's messages are handled in arrival order
-        self._seen = _Recent()  # message ids taken by this process: skip even the download
+        # Message ids taken by this process (skip even the download), kept as long as a
+        # replay of them could pass the timestamp check, and a minute for clock drift.
+        self._seen = _Seen(2 * wc.max_clock_skew_seconds + 60, clock)
         self._greeted: dict[str, float] = {}
         self._card_labels = _Recent()  # task_id -> {button key: label}, to show the choice
 
@@ -358,12 +405,31 @@ class WecomAdapter:
         # echostr is base64: a "+" sent unescaped would arrive as a space.
         args[3] = args[3].replace(" ", "+")
         try:
-            return PlainTextResponse(self.crypto.check_signature(*args))
+            echo = self.crypto.check_signature(*args)
         except (InvalidSignatureException, InvalidCorpIdException):
             log.warning("WeCom URL verification with a wrong signature or corp id refused")
             return Response(status_code=403)
         except Exception:
             return Response(status_code=400)
+        if not self._in_time(args[1], "URL verification"):
+            return Response(status_code=403)
+        return PlainTextResponse(echo)
+
+    def _in_time(self, timestamp: str, what: str) -> bool:
+        """Signed within max_clock_skew_seconds of our clock; else a replay (or a clock
+        far off), refused. The log line says by how much, nothing of the message."""
+        skew = self.config.wecom.max_clock_skew_seconds
+        try:
+            offset = round(self.wall_clock() - int(timestamp))
+        except (ValueError, OverflowError):
+            log.warning("WeCom %s with a timestamp that is no number refused", what)
+            return False
+        if abs(offset) <= skew:
+            return True
+        log.warning("WeCom %s signed %d s %s our clock refused (more than %d s: a replay, "
+                    "or a clock off)", what, abs(offset), "before" if offset > 0 else "after",
+                    skew)
+        return False
 
     async def _receive(self, request: Request) -> Response:
         q = request.query_params
@@ -384,6 +450,8 @@ class WecomAdapter:
         except Exception:  # not XML, no Encrypt, bad base64 or padding
             log.info("malformed WeCom callback refused")
             return Response(status_code=400)
+        if not self._in_time(timestamp, "callback"):
+            return Response(status_code=403)
         try:
             inbound = parse_callback(xml)
         except Exception:
@@ -394,9 +462,8 @@ class WecomAdapter:
         return Response(status_code=200)  # an empty 200: we answer through message/send
 
     def _accept(self, inbound: Inbound) -> None:
-        if inbound.message_id in self._seen:
+        if not self._seen.add(inbound.message_id):
             return  # a redelivery to this process; other processes rely on the engine
-        self._seen.remember(inbound.message_id)
         task = asyncio.create_task(self._process(inbound))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -420,7 +487,9 @@ class WecomAdapter:
                 except Unusable as problem:
                     await self.render(user, [Text(problem.message)])
                     return
-                await self.render(user, await self.engine.handle(msg))
+                with metrics.handling(PLATFORM):
+                    replies = await self.engine.handle(msg)
+                await self.render(user, replies)
         except Exception:
             error_id = secrets.token_hex(4)
             log.exception("error %s in the WeCom adapter", error_id)

@@ -15,15 +15,17 @@ several web workers share one token instead of each fetching its own.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 import httpx
 
+from bot import metrics
 from bot.config import WecomConfig
 
 log = logging.getLogger("redshield.wecom")
@@ -34,6 +36,7 @@ RATE_ERRORS = frozenset({45009, 45033})
 UNTRUSTED_IP = 60020
 ALL_INVALID = 81013  # every recipient invalid (left the company, outside the app's range)
 MAX_JSON_BYTES = 1 << 20
+PLATFORM = "wecom"  # as the metrics name it
 
 
 class WecomError(Exception):
@@ -176,6 +179,7 @@ class WecomClient:
             errcode = int(result.get("errcode") or 0)
             if errcode == 0:
                 return result
+            metrics.platform_error(PLATFORM, errcode)  # also those retried below
             if errcode in TOKEN_ERRORS and not token_refreshed:
                 token_refreshed = True
                 await self.access_token(refused=token)
@@ -200,10 +204,13 @@ class WecomClient:
                 return cached  # still good, or already replaced by another caller
             if refused is not None:
                 await self.cache.delete_if(self._token_key, refused)
-            result = await self._json(await self.http.get(self.base + "gettoken", params={
-                "corpid": self.config.corp_id, "corpsecret": self.config.secret}), "gettoken")
+            with _transport_errors_counted():
+                answer = await self.http.get(self.base + "gettoken", params={
+                    "corpid": self.config.corp_id, "corpsecret": self.config.secret})
+            result = await self._json(answer, "gettoken")
             errcode = int(result.get("errcode") or 0)
             if errcode != 0 or "access_token" not in result:
+                metrics.platform_error(PLATFORM, errcode)
                 self._explain(errcode)
                 raise WecomError(errcode, str(result.get("errmsg", "")), "gettoken")
             # Refreshed five minutes early, so no call goes out with a token about to expire.
@@ -220,7 +227,8 @@ class WecomClient:
         request = self.http.build_request(
             method, self.base + path, params={**(params or {}), "access_token": token},
             content=content, headers=headers, files=files)
-        response = await self.http.send(request, stream=True)
+        with _transport_errors_counted():
+            response = await self.http.send(request, stream=True)
         try:
             kind = response.headers.get("content-type", "")
             if download_limit is not None and response.status_code == 200 and not _is_json(kind):
@@ -232,6 +240,7 @@ class WecomClient:
     @staticmethod
     async def _json(response: httpx.Response, path: str) -> dict:
         if response.status_code != 200:
+            metrics.platform_error(PLATFORM, f"http_{response.status_code}")
             raise WecomError(None, f"HTTP {response.status_code}", path)
         raw = await _read_capped(response, MAX_JSON_BYTES)
         try:
@@ -248,6 +257,16 @@ class WecomClient:
             log.error("WeCom refuses calls from this server's IP address (60020). Add the "
                       "server's public IP to the app's trusted IPs: WeCom admin console → "
                       "应用管理 → this app → 企业可信IP.")
+
+
+@contextlib.contextmanager
+def _transport_errors_counted() -> Iterator[None]:
+    """A call that never got an answer (timeout, refused connection) counts as an error too."""
+    try:
+        yield
+    except httpx.HTTPError as err:
+        metrics.platform_error(PLATFORM, type(err).__name__)
+        raise
 
 
 def _is_json(content_type: str) -> bool:

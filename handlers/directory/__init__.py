@@ -49,12 +49,22 @@ async def cli_import(app, args) -> int:
     try:
         async with sessions() as s, s.begin():
             result = await apply_directory(s, directory, now=app.clock(),
-                                           invite_ttl_days=app.config.invites.ttl_days)
+                                           invite_ttl_days=app.config.invites.ttl_days,
+                                           hasher=_hasher(app))
     except ImportProblems as problems:
         print(f"{problems}\nnothing was imported.", file=sys.stderr)
         return 1
     print(format_result(result))
     return 0
+
+
+def _hasher(app) -> invites.Hasher:
+    """Codes stored keyed as the running bot checks them (the engine's pseudonyms)."""
+    if not app.config.security.secret_key:
+        print("note: no [security] secret_key (REDSHIELD_SECRET_KEY) is set: invite codes are "
+              "stored as plain SHA-256, which a reader of the database can test guesses against. "
+              "Set the service's key before issuing codes for a chat platform.", file=sys.stderr)
+    return invites.hasher(app.config, app.engine.anonymity)
 
 
 # ---- redshield invite MEMBER
@@ -71,9 +81,10 @@ async def cli_invite(app, args) -> int:
         member = await one_member(sessions, args.member, args.project)
     except LookupError as err:
         raise CliError(str(err)) from None
+    hasher = _hasher(app)
     async with sessions() as s, s.begin():
         member = await get_member(s, member.id)
-        code = await invites.issue(s, member, app.clock(), ttl)
+        code = await invites.issue(s, member, app.clock(), ttl, hasher=hasher)
     print(f"{member.name} ({member.project.code}): {code}")
     print(f"valid {ttl} days, once; earlier codes for this member no longer work.")
     print(f"the member sends: /start {code}")
@@ -86,7 +97,10 @@ async def cli_invite(app, args) -> int:
 async def demo_directory(session, now: dt.datetime, config) -> dict:
     """One project, three zones, six members of long standing (so they have a history)."""
     directory = parse_directory(DEMO_FILE.read_bytes(), DEMO_FILE.name)
-    result = await apply_directory(session, directory, now=now, invite_ttl_days=config.invites.ttl_days)
+    # The loader is handed the config, not the App: the key is made from it (the same
+    # HMAC as the engine's pseudonyms).
+    result = await apply_directory(session, directory, now=now, invite_ttl_days=config.invites.ttl_days,
+                                   hasher=invites.hasher(config))
     for m in (await session.execute(sa.select(Member))).scalars():
         m.joined_at = now - dt.timedelta(weeks=6)
     code = next((c for name, _, c in result.invites if name == UNBOUND), None)

@@ -459,9 +459,11 @@ def _check_duplicates(directory: Directory, problems: list[Problem]) -> None:
 
 
 async def apply_directory(
-    session: AsyncSession, directory: Directory, *, now: dt.datetime, invite_ttl_days: int
+    session: AsyncSession, directory: Directory, *, now: dt.datetime, invite_ttl_days: int,
+    hasher: invites.Hasher,
 ) -> ImportResult:
-    """Upsert the file's projects, zones and members and issue invite codes.
+    """Upsert the file's projects, zones and members and issue invite codes, stored as
+    `hasher` (`invites.hasher(config, anonymity)`) makes them.
 
     Run it inside the caller's transaction: when a name does not resolve it
     raises ImportProblems before writing anything.
@@ -474,7 +476,7 @@ async def apply_directory(
     await _upsert_projects(session, directory, known, result)
     await _upsert_zones(session, directory, known, result)
     imported = await _upsert_members(session, directory, known, result, now)
-    await _invite(session, imported, result, now, invite_ttl_days)
+    await _invite(session, imported, result, now, invite_ttl_days, hasher)
     return result
 
 
@@ -630,7 +632,8 @@ def _update_member(member: Member, row: MemberRow, zones: list[Zone]) -> bool:
 
 
 async def _invite(session: AsyncSession, imported: list[tuple[MemberRow, Member]],
-                  result: ImportResult, now: dt.datetime, ttl_days: int) -> None:
+                  result: ImportResult, now: dt.datetime, ttl_days: int,
+                  hasher: invites.Hasher) -> None:
     """A code for each active member of the file who has no way in yet."""
     ids = {m.id for _, m in imported}
     bound = set(await _rows_in(session, sa.select(Identity.member_id).distinct(),
@@ -649,7 +652,7 @@ async def _invite(session: AsyncSession, imported: list[tuple[MemberRow, Member]
         elif member.id in live:
             result.already_invited.append(member.name)
         else:
-            code = await invites.issue(session, member, now, ttl_days)
+            code = await invites.issue(session, member, now, ttl_days, hasher=hasher)
             result.invites.append((member.name, row.project, code))
 
 

@@ -94,7 +94,8 @@ async def notice_pdf(t: Translator, hazard: Hazard, media: MediaStore, tz) -> Do
                  if p.stage == "after" and not is_recording({"evidence": p.evidence})]
     data = render_notice(fields, t("隐患整改通知书"), before, t("整改前照片"),
                          after_fields, after, t("整改后照片"),
-                         footer=t("{branch} · 红盾行动").format(branch=hazard.project.branch))
+                         footer=t("{branch} · 红盾行动").format(branch=hazard.project.branch),
+                         omitted=t("（以下 {n} 行略，完整内容见系统记录）"))
     return Document(data, f"hazard-{hazard.year}-{hazard.number:04d}.pdf",
                     caption=hazard.notice_number)
 

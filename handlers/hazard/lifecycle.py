@@ -5,6 +5,7 @@ rectify and who may re-check is decided here too; the chat steps only ask."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Collection
 
 from handlers import roles
 from storage import hazards as store
@@ -36,15 +37,27 @@ def can_rectify(member: Member, hazard: Hazard) -> bool:
     return member.id == hazard.reporter_id or roles.has(member, roles.OFFICERS)
 
 
-def can_recheck(member: Member, hazard: Hazard) -> bool:
-    """Never the assignee nor whoever recorded the rectification; a 重大隐患 only by
-    the safety officers and the secretary; a general one by its finder or a safety
-    officer (谁发现谁复查)."""
+FINDER = "finder"  # in [practice] rechecked_by: whoever reported the hazard
+
+
+def recheck_roles(hazard: Hazard, rechecked_by: Collection[str]) -> frozenset[str]:
+    """The roles whose holders may re-check the hazard: for a 重大隐患 the safety officer
+    and the secretary, whatever the setting; for a 一般隐患 the roles of
+    [practice] rechecked_by."""
+    if hazard.grade == "major":
+        return roles.OFFICERS
+    return frozenset(rechecked_by) - {FINDER}
+
+
+def can_recheck(member: Member, hazard: Hazard, rechecked_by: Collection[str]) -> bool:
+    """Never the assignee nor whoever recorded the rectification (ruling 7). A 重大隐患
+    only the safety officer or the secretary; a 一般隐患 its finder when "finder" is in
+    `rechecked_by` ([practice] rechecked_by), and whoever holds a role listed there."""
     if member.id in (hazard.assignee_id, hazard.rectified_by_id):
         return False
-    if hazard.grade == "major":
-        return roles.has(member, roles.OFFICERS)
-    return member.id == hazard.reporter_id or roles.has(member, roles.SAFETY_OFFICER)
+    if roles.has(member, recheck_roles(hazard, rechecked_by)):
+        return True
+    return hazard.grade != "major" and FINDER in rechecked_by and member.id == hazard.reporter_id
 
 
 # ---- transitions

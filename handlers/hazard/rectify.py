@@ -7,8 +7,8 @@ from bot.core.contract import Choices, Document, Image, Incoming, Notice, Option
 from bot.core.flow import Command, Ctx, Flow
 from bot.core.i18n import N_
 from bot.core.steps import ask_text
+from handlers import labels, roles
 from handlers import photos as photo_rules
-from handlers import roles
 from handlers.dates import local
 from handlers.hazard import lifecycle
 from handlers.hazard.common import STATUS, media, notice_pdf, parse_ref, ref, summary
@@ -60,13 +60,19 @@ async def measures(ctx: Ctx, text: str) -> None:
     await ask_reviewers(ctx, hazard, event.id)
 
 
+def may_recheck(ctx: Ctx, member: Member, hazard: Hazard) -> bool:
+    return lifecycle.can_recheck(member, hazard, ctx.config.practice.rechecked_by)
+
+
 async def ask_reviewers(ctx: Ctx, hazard: Hazard, submission: int) -> None:
     """Before and after photos, with the two buttons, to whoever may re-check."""
-    candidates = [hazard.reporter] + await members_with_roles(
-        ctx.session, hazard.project_id, roles.OFFICERS)
+    holders = lifecycle.recheck_roles(hazard, ctx.config.practice.rechecked_by)
+    candidates = [hazard.reporter] if hazard.reporter is not None else []
+    if holders:
+        candidates += await members_with_roles(ctx.session, hazard.project_id, holders)
     seen = set()
     for member in candidates:
-        if member.id in seen or not lifecycle.can_recheck(member, hazard):
+        if member.id in seen or not may_recheck(ctx, member, hazard):
             continue
         seen.add(member.id)
         ctx.notify(Notice(member.id, await review_card(ctx, hazard, member),
@@ -136,7 +142,7 @@ async def reason(ctx: Ctx, text: str) -> None:
     t = ctx.t
     hazard = await store.load(ctx.session, ctx.data["hazard_id"])
     ctx.finish()
-    if hazard.status is not HazardStatus.review or not lifecycle.can_recheck(ctx.member, hazard):
+    if hazard.status is not HazardStatus.review or not may_recheck(ctx, ctx.member, hazard):
         ctx.say(t("{number} 已不在待复查状态。").format(number=hazard.notice_number))
         return
     event = await lifecycle.send_back(ctx.session, hazard, ctx.member, ctx.now, text)
@@ -163,9 +169,8 @@ async def recheck_command(ctx: Ctx, msg: Incoming) -> None:
     elif hazard.status is not HazardStatus.review:
         ctx.say(t("{number} 还没有提交整改，现在是“{status}”。").format(
             number=hazard.notice_number, status=state_text(ctx, hazard)))
-    elif not lifecycle.can_recheck(ctx.member, hazard):
-        ctx.say(t("您不能复查 {number}：复查须由发现人或安监人员进行，不能由整改人本人复查；"
-                  "重大隐患只能由安监人员或党支部书记销项。").format(number=hazard.notice_number))
+    elif not may_recheck(ctx, ctx.member, hazard):
+        ctx.say(not_yours(ctx, hazard))
     elif action == "pass":
         await close(ctx, hazard)
     elif action == "back":
@@ -173,6 +178,22 @@ async def recheck_command(ctx: Ctx, msg: Incoming) -> None:
     else:
         for reply in await review_card(ctx, hazard, ctx.member):
             ctx.send(reply)
+
+
+def not_yours(ctx: Ctx, hazard: Hazard) -> str:
+    """Why this member may not re-check: the rule that applies to them, in one line."""
+    t, number = ctx.t, hazard.notice_number
+    if ctx.member.id in (hazard.assignee_id, hazard.rectified_by_id):
+        return t("您不能复查 {number}：整改责任人和提交整改的人不能复查这项整改。").format(number=number)
+    if hazard.grade == "major":
+        return t("您不能复查 {number}：重大隐患只能由安监人员或党支部书记销项。").format(number=number)
+    rechecked_by = ctx.config.practice.rechecked_by
+    who = labels.roles_text(t, set(lifecycle.recheck_roles(hazard, rechecked_by)))
+    if lifecycle.FINDER not in rechecked_by:
+        return t("您不能复查 {number}：一般隐患由{roles}复查。").format(number=number, roles=who)
+    if not who:
+        return t("您不能复查 {number}：一般隐患只由发现人复查。").format(number=number)
+    return t("您不能复查 {number}：一般隐患由发现人或{roles}复查。").format(number=number, roles=who)
 
 
 async def close(ctx: Ctx, hazard: Hazard) -> None:
