@@ -122,7 +122,7 @@ class Engine:
             if not row.data.get(interruptions.OPTIONAL):
                 ctx.say(interruptions.expired_text(ctx, row.flow, row.data))
             if msg.kind is Kind.choice:
-                return await self._finish(ctx, key, row)
+                return await self._finish(ctx, key, row, kept is not None)
 
         anonymous_before = self._anonymous(ctx)
         if ask_first and ctx.dialog is not None and not interruptions.nothing_entered(ctx):
