@@ -4,18 +4,22 @@ over HTTP on loopback, Telegram through the webhook and WeCom through the callba
 Run by hand; it prints figures and asserts nothing about time:
 
     python -m bench.load [--members 40] [--rounds 3] [--think 0] [--timeout 1500]
-                         [--setups 1,2] [--no-baseline]
+                         [--setups 1,2] [--no-baseline] [--limits on|lifted]
+                         [--redis-url redis://127.0.0.1:6379/13 | --no-redis]
                          [--pg-url postgresql+asyncpg://postgres@127.0.0.1:5432/test]
                          [--db bench_load_<pid>] [--keep-logs DIR]
 
 What happens:
 
 1. In this process: loopback fakes of the Telegram Bot API and of the WeCom server API
-   (the test fakes, subclassed to hand each reply to the simulated member it is for).
+   (the test fakes, subclassed to hand each reply to the simulated member it is for, and
+   to watch the platforms' sending limits as Telegram and WeCom would see them).
 2. For each setup, a fresh PostgreSQL database of our own (`--db`, default
    bench_load_<pid>; it must not exist; created through the admin URL and dropped at the
-   end of the setup), a config file (Telegram in webhook mode against the
-   fake, WeCom against the fake), and a directory of `--members` members imported with
+   end of the setup), the Redis database of `--redis-url` emptied (FLUSHDB; with
+   `--no-redis` the workers share their sending limits through PostgreSQL), a config
+   file (Telegram in webhook mode against the fake, WeCom against the fake, `[limits]`
+   on or lifted by `--limits`), and a directory of `--members` members imported with
    `redshield import` (half Telegram, who get an invite code each; half WeCom, known by
    their wecom_userid).
 3. Setup "1 web": one `redshield run --role web` plus one `--role scheduler`;
@@ -25,20 +29,22 @@ What happens:
    all at once, plays `--rounds` rounds of: patrol start (/patrol, tap the zone, skip
    the location), a hazard (a photo, 完成, zone, category, grade, a description, skip
    the requirement, the assignee typed as text and confirmed as an outside person, 3天,
-   确认提交), patrol end (/patrol, skip) and /me. That is 17 member actions a round.
+   确认提交), patrol end (/patrol, skip) and /me: the steps of `Sim.script()`.
    Each action waits for the reply
    it leads to (the message the next action needs), as the fakes capture it
    (Telegram sendMessage / sendDocument, WeCom message/send), before the next one.
    Telegram members tap inline buttons (callback queries) and type what a reply
    keyboard offers; WeCom members use the app menu for /patrol and /me (click events),
    tap template cards (template_card_event) and type what comes as text.
-5. A bare python-telegram-bot echo bot (an Application with one MessageHandler, behind
-   the same kind of Starlette webhook route, in its own process) is driven through the
-   same harness by the same number of members with the same number of actions each:
-   its throughput is the baseline.
+5. A bare python-telegram-bot echo bot (an Application with one MessageHandler and no
+   rate limiter, behind the same kind of Starlette webhook route, in its own process) is
+   driven through the same harness by the same number of members with the same number
+   of actions each (len(Sim.script()) a round): its throughput is the baseline.
 
 Latency is from the request leaving the load client to the reply reaching the fake.
-Throughput counts completed member actions per second of the load phase.
+Throughput counts completed member actions per second of the load phase. Capacity is
+compared with the echo bot in a run with `--limits lifted`; the limits are measured in
+a run with them on (the default).
 """
 from __future__ import annotations
 
@@ -94,6 +100,12 @@ ZONES = (("施工现场A区", "施工现场"), ("工人生活区", "生活区"),
 PER_PROJECT = 20  # members per project in the imported directory
 ERROR_MARKS = ("出错了", "已超时", "按钮已过期", "没看懂", "没有 /")
 CHAT_METHODS = ("sendMessage", "editMessageText", "sendDocument", "sendPhoto")
+# The platforms' sending limits: [limits] of the workers' config (its defaults, written
+# out), and what the fakes check on the receiving side.
+TG_PER_SECOND = 30  # telegram_per_second: chat-bound calls a second, overall
+TG_CHAT_SECONDS = 1.0  # telegram_chat_seconds: between two messages to one chat, on average
+TG_CHAT_BURST = 3  # telegram_chat_burst: at most this many in TG_CHAT_BURST x TG_CHAT_SECONDS
+WC_PER_MINUTE = 30  # wecom_member_per_minute: messages a minute to one member
 
 assert len(AES_KEY) == 43
 
@@ -124,6 +136,7 @@ class Said:
     text: str
     buttons: list[tuple[str, str | None]]  # (label, callback data or card key); None: sends its label
     raw: dict = field(default_factory=dict)  # what tapping needs: the message or the card
+    held: bool = False  # a sending limit would have held it (see LimitWatch.held)
 
 
 class Inbox:
@@ -181,6 +194,93 @@ class RateWatch:
         self.peak = self.over = 0
 
 
+class Recent:
+    """Arrival times per key, kept for `horizon` seconds."""
+
+    def __init__(self, horizon: float):
+        self.horizon = horizon
+        self._seen: dict[object, deque[float]] = defaultdict(deque)
+
+    def add(self, key, at: float) -> None:
+        seen = self._seen[key]
+        while seen and seen[0] <= at - self.horizon:
+            seen.popleft()
+        seen.append(at)
+
+    def last(self, key) -> float | None:
+        seen = self._seen.get(key)
+        return seen[-1] if seen else None
+
+    def within(self, key, at: float, window: float) -> int:
+        """How many arrived in the `window` seconds before `at`."""
+        n = 0
+        for t in reversed(self._seen.get(key, ())):
+            if t <= at - window:
+                break
+            n += 1
+        return n
+
+
+class LimitWatch:
+    """The sending limits as the platform sees them, from the messages' arrival times.
+
+    Telegram: chat-bound calls beyond TG_PER_SECOND in any sliding second (calls that found
+    TG_PER_SECOND already in theirs, and the peak), and messages to one chat beyond its pace
+    (one that found TG_CHAT_BURST others to its chat in the TG_CHAT_BURST x TG_CHAT_SECONDS
+    before it). WeCom: messages to one member beyond WC_PER_MINUTE in any sliding minute.
+
+    `held` tells whether a limit would have had to hold a message back when it arrived:
+    Telegram, TG_CHAT_BURST messages to its chat came in the burst's window (padded as the
+    bot pads it, 2 % and at least 0.1 s, plus 0.1 s), or 27 chat-bound calls came in the
+    1.15 s before (the bot's slots allow 27.3 a second); WeCom, WC_PER_MINUTE messages to
+    its member came in the 61.3 s before. With the limits lifted it tells what they would
+    have held."""
+
+    def __init__(self, platform: str):
+        self.platform = platform
+        if platform == "telegram":
+            self.window = RateWatch(1.0, TG_PER_SECOND)
+        else:
+            self.window = RateWatch(60.0, WC_PER_MINUTE)
+        self.recent = Recent(62.0 if platform == "wecom" else 2.0 + TG_CHAT_BURST * TG_CHAT_SECONDS)
+        self.close = 0  # Telegram: messages beyond their chat's pace
+        self.closest = math.inf  # the shortest such gap, seconds
+
+    def arrived(self, key, at: float) -> bool:
+        """Count one message to `key` (a chat or a member); True if a limit would hold it."""
+        if self.platform == "telegram":
+            self.window.add("all", at)
+            burst_window = TG_CHAT_BURST * TG_CHAT_SECONDS
+            previous = self.recent.last(key)
+            gap = math.inf if previous is None else at - previous
+            if self.recent.within(key, at, burst_window) >= TG_CHAT_BURST:
+                self.close += 1
+                self.closest = min(self.closest, gap)
+            padded = max(burst_window * 1.02, burst_window + 0.1) + 0.1
+            held = (self.recent.within(key, at, padded) >= TG_CHAT_BURST
+                    or self.recent.within("all", at, 1.15) >= 27)
+            self.recent.add(key, at)
+            self.recent.add("all", at)
+            return held
+        self.window.add(key, at)
+        held = self.recent.within(key, at, 61.3) >= WC_PER_MINUTE
+        self.recent.add(key, at)
+        return held
+
+    @property
+    def peak(self) -> int:
+        return self.window.peak
+
+    @property
+    def over(self) -> int:
+        return self.window.over
+
+    def reset(self) -> None:
+        """Start counting afresh (the arrival history stays: it decides `held`)."""
+        self.window.reset()
+        self.close, self.closest = 0, math.inf
+
+
 async def serve_fake(fake, routes: list) -> None:
     """Start a fake on a loopback port, as the fakes' own start() does, but on a socket
     created with proto IPPROTO_TCP: asyncio sets TCP_NODELAY only on such sockets, and
@@ -200,7 +300,8 @@ async def serve_fake(fake, routes: list) -> None:
 
 class BenchBotAPI(FakeBotAPI):
     """The test fake of the Bot API, handing each sent message to its chat's inbox and
-    counting the chat-bound calls per second (Telegram allows about 30 overall)."""
+    watching Telegram's limits on the chat-bound calls (about 30 a second overall, one a
+    second per chat), as they arrive (their body read)."""
 
     def __init__(self, token: str = TG_TOKEN):
         super().__init__(token)
@@ -208,7 +309,7 @@ class BenchBotAPI(FakeBotAPI):
         self.inboxes: dict[int, Inbox] = {}
         self.methods: Counter = Counter()
         self.strays = 0  # messages to chats no simulated member owns
-        self.per_second = RateWatch(1.0, 30)
+        self.limits = LimitWatch("telegram")
 
     async def start(self) -> None:
         from starlette.routing import Route
@@ -218,13 +319,15 @@ class BenchBotAPI(FakeBotAPI):
             Route("/file/bot{token}/{path:path}", self._file, methods=["GET"])])
 
     async def _api(self, request):
-        method = request.path_params["method"]
-        self.methods[method] += 1
-        if method in CHAT_METHODS:
-            self.per_second.add("all", now())
+        self.methods[request.path_params["method"]] += 1
         return await super()._api(request)
 
-    def _capture(self, params: dict, kind: str, message: dict) -> None:
+    def _arrived(self, params: dict) -> tuple[float, bool]:
+        """A chat-bound call: (its arrival time, whether a limit would hold it)."""
+        at = now()
+        return at, self.limits.arrived(str(params.get("chat_id")), at)
+
+    def _capture(self, params: dict, kind: str, message: dict, arrival: tuple[float, bool]) -> None:
         try:
             chat_id = int(params.get("chat_id"))
         except (TypeError, ValueError):
@@ -239,23 +342,30 @@ class BenchBotAPI(FakeBotAPI):
         rows = markup.get("inline_keyboard") or markup.get("keyboard") or []
         buttons = [(b.get("text", ""), b.get("callback_data")) for row in rows for b in row]
         text = params.get("text") or params.get("caption") or ""
-        inbox.push(Said(now(), kind, str(text), buttons,
+        inbox.push(Said(arrival[0], kind, str(text), buttons,
                         {"message_id": message["message_id"], "text": text,
-                         "reply_markup": markup}))
+                         "reply_markup": markup}, held=arrival[1]))
 
     async def _m_sendMessage(self, params):
+        arrival = self._arrived(params)
         message = await super()._m_sendMessage(params)
-        self._capture(params, "text", message)
+        self._capture(params, "text", message, arrival)
         return message
 
+    async def _m_editMessageText(self, params):
+        self._arrived(params)
+        return await super()._m_editMessageText(params)
+
     async def _m_sendDocument(self, params):
+        arrival = self._arrived(params)
         message = await super()._m_sendDocument(params)
-        self._capture(params, "document", message)
+        self._capture(params, "document", message, arrival)
         return message
 
     async def _m_sendPhoto(self, params):
+        arrival = self._arrived(params)
         message = await super()._m_sendPhoto(params)
-        self._capture(params, "photo", message)
+        self._capture(params, "photo", message, arrival)
         return message
 
 
@@ -273,7 +383,7 @@ class BenchWecomAPI(FakeWecomAPI):
         self.inboxes: dict[str, Inbox] = {}
         self.paths: Counter = Counter()
         self.strays = 0
-        self.per_member = RateWatch(60.0, 30)
+        self.limits = LimitWatch("wecom")
 
     async def start(self) -> None:
         from starlette.routing import Route
@@ -293,24 +403,25 @@ class BenchWecomAPI(FakeWecomAPI):
 
     def _capture(self, body: dict) -> None:
         user = str(body.get("touser", ""))
-        self.per_member.add(user, now())
+        at = now()
+        held = self.limits.arrived(user, at)
         inbox = self.inboxes.get(user)
         if inbox is None:
             self.strays += 1
             return
         kind = body.get("msgtype")
         if kind == "text":
-            inbox.push(Said(now(), "text", body["text"]["content"], []))
+            inbox.push(Said(at, "text", body["text"]["content"], [], held=held))
         elif kind == "template_card":
             card = body["template_card"]
             text = "\n".join(filter(None, [card.get("main_title", {}).get("title", ""),
                                            card.get("sub_title_text", "")]))
             buttons = [(b["text"], b["key"]) for b in card.get("button_list", [])]
-            inbox.push(Said(now(), "card", text, buttons, card))
+            inbox.push(Said(at, "card", text, buttons, card, held=held))
         elif kind in ("file", "image"):
-            inbox.push(Said(now(), "document" if kind == "file" else "photo", "", []))
+            inbox.push(Said(at, "document" if kind == "file" else "photo", "", [], held=held))
         else:
-            inbox.push(Said(now(), str(kind), "", []))
+            inbox.push(Said(at, str(kind), "", [], held=held))
 
 
 def photo_jpeg(width: int = 1280, height: int = 960) -> bytes:
@@ -348,6 +459,8 @@ def ms(seconds: float) -> str:
 @dataclass
 class Stats:
     latency: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    held: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))  # of replies a limit held
+    free: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))  # of the others
     by_step: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     actions: Counter = field(default_factory=Counter)  # completed, by platform
     http_status: Counter = field(default_factory=Counter)  # non-2xx answers, by status
@@ -378,8 +491,12 @@ class Stats:
     def throughput(self) -> float:
         return self.completed / self.wall
 
-    def all_latencies(self) -> list[float]:
-        return [x for values in self.latency.values() for x in values]
+    def all_latencies(self, of: str = "latency") -> list[float]:
+        return [x for values in getattr(self, of).values() for x in values]
+
+    def lost(self) -> int:
+        """Replies never received, by the end of the run."""
+        return sum(self.missing.values()) - self.late_replies()[0]
 
     def late_replies(self) -> tuple[int, float]:
         """Of the missing replies, how many did arrive after the member gave up (by the end
@@ -528,6 +645,7 @@ class Sim:
             return False
         if record:
             stats.latency[self.platform].append(said.at - started)
+            (stats.held if said.held else stats.free)[self.platform].append(said.at - started)
             stats.by_step[step].append(said.at - started)
             stats.actions[self.platform] += 1
             stats.timeline.append((round(started - stats.started, 4), round(said.at - started, 4),
@@ -535,6 +653,11 @@ class Sim:
         return True
 
     # ---- the rounds
+
+    @staticmethod
+    def actions_per_round() -> int:
+        """The steps of a round (of script()), the same on both platforms."""
+        return len(Sim(0, "", "", None, None, 0).script())
 
     def script(self) -> list[tuple[str, Callable[[], Awaitable[bool]], Callable[[Said], bool]]]:
         has = lambda needle: (lambda s: needle in s.text)  # noqa: E731
@@ -933,11 +1056,21 @@ def toml_str(value: str) -> str:
 
 
 def write_config(path: Path, *, database_url: str, media: Path, port: int, tg: BenchBotAPI,
-                 wecom: BenchWecomAPI | None, telegram: bool = True) -> None:
+                 wecom: BenchWecomAPI | None, telegram: bool = True, lift_limits: bool = False,
+                 redis_url: str = "") -> None:
     lines = ["[database]", f"url = {toml_str(database_url)}", "",
              "[media]", f"dir = {toml_str(str(media))}", "",
              "[server]", 'host = "127.0.0.1"', f"port = {port}", "",
              "[security]", f"secret_key = {toml_str('bench-' + 'k' * 40)}", ""]
+    if redis_url:
+        lines += ["[redis]", f"url = {toml_str(redis_url)}", ""]
+    if lift_limits:
+        lines += ["[limits]", "lift = true", ""]
+    else:  # the limits the fakes check, written out
+        lines += ["[limits]", f"telegram_per_second = {TG_PER_SECOND}",
+                  f"telegram_chat_seconds = {TG_CHAT_SECONDS}",
+                  f"telegram_chat_burst = {TG_CHAT_BURST}",
+                  f"wecom_member_per_minute = {WC_PER_MINUTE}", "lift = false", ""]
     if telegram:
         lines += ["[telegram]", f"token = {toml_str(tg.token)}", 'mode = "webhook"',
                   f"base_url = {toml_str(tg.base_url)}",
@@ -1015,9 +1148,102 @@ async def import_directory(config: Path, people: list[Person], workdir: Path) ->
     return text.splitlines()[0] if text else ""
 
 
+async def flush_redis(url: str) -> None:
+    """Empty the bench's Redis database: no counter or token left from an earlier setup."""
+    import redis.asyncio as aioredis
+
+    client = aioredis.from_url(url)
+    try:
+        await client.flushdb()
+    except Exception as err:
+        raise RuntimeError(f"Redis at {url}: {err!r}; give another --redis-url, or --no-redis "
+                           f"to share the limits through PostgreSQL") from None
+    finally:
+        await client.aclose()
+
+
+# ---------------------------------------------------------------------------------------
+# The limits as the workers saw them: their /metrics
+# ---------------------------------------------------------------------------------------
+
+WAIT_METRIC = "redshield_limit_wait_seconds"
+PAUSE_METRIC = "redshield_limit_pauses"
+QUICK = 0.01  # a message that waited no longer than this (the histogram's first bucket) went at once
+
+
+async def scrape_limits(ports: dict[str, int]) -> dict[str, dict[str, Counter] | None]:
+    """Per process (name: port): {platform: Counter(count, sum, quick, pauses)} from its
+    /metrics; None when it did not answer or does not expose the limit wait."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    out: dict[str, dict[str, Counter] | None] = {}
+    async with httpx.AsyncClient(timeout=10) as http:
+        for name, port in ports.items():
+            try:
+                response = await http.get(f"http://127.0.0.1:{port}/metrics")
+                response.raise_for_status()
+                families = list(text_string_to_metric_families(response.text))
+            except Exception:
+                out[name] = None
+                continue
+            if not any(f.name == WAIT_METRIC for f in families):
+                out[name] = None
+                continue
+            figures: dict[str, Counter] = defaultdict(Counter)
+            for family in families:
+                for sample in family.samples:
+                    platform = sample.labels.get("platform")
+                    if platform is None:
+                        continue
+                    if sample.name == WAIT_METRIC + "_count":
+                        figures[platform]["count"] += sample.value
+                    elif sample.name == WAIT_METRIC + "_sum":
+                        figures[platform]["sum"] += sample.value
+                    elif (sample.name == WAIT_METRIC + "_bucket"
+                          and math.isclose(float(sample.labels.get("le", "nan")), QUICK)):
+                        figures[platform]["quick"] += sample.value
+                    elif sample.name == PAUSE_METRIC + "_total":
+                        figures[platform]["pauses"] += sample.value
+            out[name] = dict(figures)
+    return out
+
+
+def limit_waits(before: dict, after: dict) -> dict[str, dict[str, Counter] | None]:
+    """What each process's figures grew by between two scrapes."""
+    out = {}
+    for name, figures in after.items():
+        if figures is None:
+            out[name] = None
+            continue
+        earlier = before.get(name) or {}
+        out[name] = {platform: Counter({k: v - earlier.get(platform, Counter())[k]
+                                        for k, v in values.items()})
+                     for platform, values in figures.items()}
+    return out
+
+
 # ---------------------------------------------------------------------------------------
 # One setup
 # ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class LimitFigures:
+    """The receiving side's view of the limits over a load phase."""
+
+    tg_peak: int = 0
+    tg_over: int = 0
+    tg_close: int = 0
+    tg_closest: float = math.inf
+    wc_peak: int = 0
+    wc_over: int = 0
+
+    @classmethod
+    def of(cls, tg: BenchBotAPI, wc: BenchWecomAPI | None) -> LimitFigures:
+        out = cls(tg.limits.peak, tg.limits.over, tg.limits.close, tg.limits.closest)
+        if wc is not None:
+            out.wc_peak, out.wc_over = wc.limits.peak, wc.limits.over
+        return out
 
 
 @dataclass
@@ -1029,10 +1255,8 @@ class SetupResult:
     cpu: dict[str, float]
     procs: list[Proc]
     counts: dict[str, int]
-    tg_peak: int
-    tg_over: int
-    wc_peak: int
-    wc_over: int
+    limits: LimitFigures
+    waits: dict[str, dict[str, Counter] | None]  # per process, from /metrics over the load phase
     bench_cpu: float
     imported: str
     load_before: str = ""
@@ -1061,13 +1285,15 @@ async def run_setup(args, name: str, web_count: int, tg: BenchBotAPI, wc: BenchW
                     workdir: Path, deadline: float, procs_out: list[Proc]) -> SetupResult:
     setup_dir = workdir / name.replace(" ", "-")
     setup_dir.mkdir()
+    if args.redis_url:
+        await flush_redis(args.redis_url)
     url = db_url(args.pg_url, args.db)
     await create_db(args.pg_url, args.db)
     ports = [free_port() for _ in range(web_count)]
-    scheduler_port = free_port()  # every role serves /healthz, the scheduler too
+    scheduler_port = free_port()  # every role serves /healthz and /metrics, the scheduler too
     config = setup_dir / "config.toml"
     write_config(config, database_url=url, media=setup_dir / "media", port=scheduler_port,
-                 tg=tg, wecom=wc)
+                 tg=tg, wecom=wc, lift_limits=args.limits == "lifted", redis_url=args.redis_url)
     people = directory(args.members)
     imported = await import_directory(config, people, setup_dir)
     tg.inboxes.clear()
@@ -1104,8 +1330,11 @@ async def run_setup(args, name: str, web_count: int, tg: BenchBotAPI, wc: BenchW
 
         # The load.
         client.stats = stats
-        tg.per_second.reset()
-        wc.per_member.reset()
+        metric_ports = {"scheduler": scheduler_port,
+                        **{f"web{i + 1}": port for i, port in enumerate(ports)}}
+        waits_before = await scrape_limits(metric_ports)
+        tg.limits.reset()
+        wc.limits.reset()
         cpu_before = {p.name: p.cpu_seconds() for p in procs}
         bench_before = _own_cpu()
         load_before = loadavg()
@@ -1130,16 +1359,16 @@ async def run_setup(args, name: str, web_count: int, tg: BenchBotAPI, wc: BenchW
         load_after = loadavg()
         cpu = {p.name: p.cpu_seconds() - cpu_before[p.name] for p in procs}
         bench_cpu = _own_cpu() - bench_before
+        waits = limit_waits(waits_before, await scrape_limits(metric_ports))
         await quiesce(tg, wc, args.drain)  # late replies still queued in the workers
         counts = await pg_counts(url)
     finally:
         for proc in reversed(procs):
             await proc.stop()
         await client.close()
-    result = SetupResult(name, web_count, stats, bind, cpu, procs, counts,
-                         tg.per_second.peak, tg.per_second.over, wc.per_member.peak,
-                         wc.per_member.over, bench_cpu, imported, load_before, load_after,
-                         pg_sample, dict(loop_delay))
+    result = SetupResult(name, web_count, stats, bind, cpu, procs, counts, LimitFigures.of(tg, wc),
+                         waits, bench_cpu, imported, load_before, load_after, pg_sample,
+                         dict(loop_delay))
     if args.dump:
         dump = {"setup": name, "actions": stats.timeline}
         with open(args.dump, "a", encoding="utf-8") as f:
@@ -1182,8 +1411,12 @@ def echo_bot_main(port: int, base_url: str, base_file_url: str) -> None:
     from telegram.ext import Application, MessageHandler, filters
 
     async def main() -> None:
+        # No rate limiter (PTB's default): the baseline sends as fast as it can, like the
+        # workers with `--limits lifted`.
         app = (Application.builder().token(TG_TOKEN).base_url(base_url)
                .base_file_url(base_file_url).updater(None).build())
+        if app.bot.rate_limiter is not None:
+            raise SystemExit("the echo baseline must have no rate limiter")
 
         async def echo(update: Update, context) -> None:
             await update.message.reply_text(update.message.text)
@@ -1230,8 +1463,17 @@ class EchoSim(TelegramSim):
                 stats.rounds_aborted += 1
 
 
+@dataclass
+class Baseline:
+    stats: Stats
+    cpu: float
+    bench_cpu: float
+    limits: LimitFigures
+    per_member: int  # messages each member sends
+
+
 async def run_baseline(args, tg: BenchBotAPI, workdir: Path, deadline: float,
-                       procs_out: list[Proc]) -> tuple[Stats, float, float]:
+                       procs_out: list[Proc]) -> Baseline:
     port = free_port()
     proc = Proc("echo", [sys.executable, "-m", "bench.load", "--echo-bot", str(port),
                          "--echo-base-url", tg.base_url, "--echo-base-file-url", tg.base_file_url],
@@ -1248,12 +1490,12 @@ async def run_baseline(args, tg: BenchBotAPI, workdir: Path, deadline: float,
             uid = 8_200_000_000 + i
             sims.append(EchoSim(i, f"echo{i}", "", client, tg.inboxes.setdefault(uid, Inbox()),
                                 args.reply_timeout, user_id=uid))
-        tg.per_second.reset()
+        tg.limits.reset()
         cpu_before, bench_before = proc.cpu_seconds(), _own_cpu()
         stats.load_before = loadavg()
         stats.started = now()
         phase_deadline = min(deadline, now() + args.phase_timeout)
-        per_member = args.rounds * 16
+        per_member = args.rounds * Sim.actions_per_round()  # as many actions as a member's rounds
         tasks = [asyncio.create_task(s.run_echo(per_member, args.baseline_think, stats, phase_deadline))
                  for s in sims]
         _, pending = await asyncio.wait(tasks, timeout=max(phase_deadline - now(), 1) + 5)
@@ -1264,10 +1506,11 @@ async def run_baseline(args, tg: BenchBotAPI, workdir: Path, deadline: float,
         stats.load_after = loadavg()
         cpu = proc.cpu_seconds() - cpu_before
         bench_cpu = _own_cpu() - bench_before
+        limits = LimitFigures.of(tg, None)
     finally:
         await proc.stop()
         await client.close()
-    return stats, cpu, bench_cpu
+    return Baseline(stats, cpu, bench_cpu, limits, per_member)
 
 
 # ---------------------------------------------------------------------------------------
@@ -1297,12 +1540,84 @@ def print_errors(s: Stats, reply_timeout: float) -> None:
         print(f"    error reply x{n}: {text}")
 
 
-def report(args, results: list[SetupResult], baseline: tuple[Stats, float, float] | None) -> None:
+def print_held(s: Stats, limited: bool = True) -> None:
+    """Latency of the replies no sending limit held, and of those one did (LimitWatch.held;
+    with no limiter: those a limit would have held)."""
+    held_by = "held by a limit" if limited else "a limit would hold"
+    free_of = "not held by a limit" if limited else "no limit would hold"
+
+    def line(label: str, lat: list[float], free: list[float], held: list[float]) -> str:
+        return (f"{label}p50 {ms(pct(lat, 50))} / p99 {ms(pct(lat, 99))}; {free_of} "
+                f"(n={len(free)}) p50 {ms(pct(free, 50))} / p99 {ms(pct(free, 99))}; {held_by}: "
+                f"{len(held)}, latency p50 {ms(pct(held, 50))} / max "
+                f"{ms(max(held, default=math.nan))}")
+
+    print("  " + line("latency: all ", s.all_latencies(), s.all_latencies("free"),
+                      s.all_latencies("held")))
+    for platform in sorted(s.latency):
+        print("    " + line(f"{platform:8}: ", s.latency[platform], s.free.get(platform, []),
+                            s.held.get(platform, [])))
+
+
+def print_limits(f: LimitFigures, s: Stats, wecom: bool = True) -> None:
+    """The limits as the fakes saw them, and the replies lost."""
+    closest = "" if math.isinf(f.tg_closest) else f" (shortest gap {ms(f.tg_closest)})"
+    print(f"  Telegram chat-bound calls: peak {f.tg_peak} in a sliding second, {f.tg_over} beyond "
+          f"{TG_PER_SECOND}/s; {f.tg_close} messages beyond their chat's pace ({TG_CHAT_BURST} in "
+          f"{TG_CHAT_BURST * TG_CHAT_SECONDS:g} s){closest}")
+    if wecom:
+        print(f"  WeCom sends: peak {f.wc_peak} to one member in a sliding 60 s, {f.wc_over} beyond "
+              f"{WC_PER_MINUTE} (WeCom drops those silently)")
+    print(f"  lost replies (never received by the end of the run): {s.lost()}")
+
+
+def print_waits(waits: dict[str, dict[str, Counter] | None]) -> None:
+    """What the workers' /metrics say about waiting for the limits over the load phase."""
+    silent = [name for name, figures in waits.items() if figures is None]
+    told = {name: figures for name, figures in waits.items() if figures is not None}
+    if not told:
+        print(f"  limit waits (/metrics): not exposed by {', '.join(silent) or 'any process'}")
+        return
+    platforms = sorted({platform for figures in told.values() for platform in figures})
+    if not platforms:
+        print("  limit waits (/metrics, load phase): no message went through the limiter")
+    for platform in platforms:
+        total = Counter()
+        waited_by = []
+        for name, figures in told.items():
+            values = figures.get(platform, Counter())
+            total.update(values)
+            waited_by.append(f"{name} {values['count'] - values['quick']:.0f}")
+        waited = total["count"] - total["quick"]
+        mean = total["sum"] / waited if waited else math.nan
+        print(f"  limit waits (/metrics, load phase) {platform}: {total['count']:.0f} messages, "
+              f"{waited:.0f} waited > {QUICK * 1000:.0f} ms ({', '.join(waited_by)}), "
+              f"{total['sum']:.1f} s in all, mean {'-' if math.isnan(mean) else f'{mean:.2f} s'}; "
+              f"pauses {total['pauses']:.0f}")
+    if silent:
+        print(f"    no limit figures from {', '.join(silent)}")
+
+
+def web_cpu_per_action(r: SetupResult) -> float:
+    return sum(v for k, v in r.cpu.items() if k.startswith("web")) / max(r.stats.completed, 1)
+
+
+def report(args, results: list[SetupResult], baseline: Baseline | None) -> None:
+    lifted = args.limits == "lifted"
     print()
     print("=" * 100)
     print(f"bench.load: {args.members} members ({sum(1 for p in directory(args.members) if p.platform == 'wecom')}"
-          f" on WeCom), {args.rounds} rounds of 16 actions, think {args.think:g} s, "
-          f"PostgreSQL, {os.cpu_count()} CPUs")
+          f" on WeCom), {args.rounds} rounds of {Sim.actions_per_round()} actions, think "
+          f"{args.think:g} s, PostgreSQL, {os.cpu_count()} CPUs")
+    if lifted:
+        print("limits: LIFTED ([limits] lift = true): a capacity run; the echo baseline has no "
+              "limiter either")
+    else:
+        print(f"limits: ON ({TG_PER_SECOND}/s and one per {TG_CHAT_SECONDS:g} s a chat, bursts of "
+              f"{TG_CHAT_BURST}, on Telegram, "
+              f"{WC_PER_MINUTE}/min a member on WeCom), shared through "
+              + (f"Redis {args.redis_url}" if args.redis_url else "PostgreSQL (--no-redis)")
+              + "; the echo baseline has no limiter")
     for r in results:
         s = r.stats
         print("-" * 100)
@@ -1318,20 +1633,18 @@ def report(args, results: list[SetupResult], baseline: tuple[Stats, float, float
             n, span, rate = s.rate(platform)
             print(f"    {platform:8}: {n} actions, the last done after {span:.1f} s = {rate:.1f} "
                   f"actions/s; p50 {ms(pct(lat, 50))}, p99 {ms(pct(lat, 99))}")
+        print_held(s, limited=not lifted)
         print(f"  rounds completed {s.rounds_done}, aborted {s.rounds_aborted}")
         print_errors(s, args.reply_timeout)
+        print_limits(r.limits, s)
+        print_waits(r.waits)
         print(f"  WeCom callback acknowledgement: n={len(s.wecom_ack)}, p50 {ms(pct(s.wecom_ack, 50))}, "
               f"p99 {ms(pct(s.wecom_ack, 99))}, max {ms(max(s.wecom_ack, default=math.nan))}")
         slow = sorted(((pct(v, 50), pct(v, 99), k) for k, v in s.by_step.items()), reverse=True)[:4]
         print("  slowest steps (p50 / p99): " + "; ".join(f"{k} {ms(a)} / {ms(b)}" for a, b, k in slow))
         cpu = ", ".join(f"{k} {v:.1f}" for k, v in r.cpu.items())
-        per_action = sum(v for k, v in r.cpu.items() if k.startswith("web")) / max(s.completed, 1)
         print(f"  CPU seconds during the load: {cpu}; bench process {r.bench_cpu:.1f} "
-              f"(web {per_action * 1000:.1f} ms CPU per action)")
-        print(f"  Telegram chat-bound calls: peak {r.tg_peak} in one second (Telegram allows ~30), "
-              f"{r.tg_over} calls beyond 30/s")
-        print(f"  WeCom sends: peak {r.wc_peak} to one member in 60 s (WeCom drops beyond 30), "
-              f"{r.wc_over} sends beyond it")
+              f"(web {web_cpu_per_action(r) * 1000:.1f} ms CPU per action)")
         print("  database afterwards: " + ", ".join(f"{k} {v}" for k, v in r.counts.items()))
         if r.loop_delay:
             print("  web event-loop delay (a refused webhook POST every 0.25 s): " + "; ".join(
@@ -1354,21 +1667,30 @@ def report(args, results: list[SetupResult], baseline: tuple[Stats, float, float
             for line in distinct[:8]:
                 print(f"      {line[:200]}")
     if baseline is not None:
-        s, cpu, bench_cpu = baseline
+        s = baseline.stats
+        echo_cpu = baseline.cpu / max(s.completed, 1)
         print("-" * 100)
-        print(f"baseline: bare PTB echo bot, 1 process, {args.members} Telegram members, "
-              f"{args.rounds * 16} messages each, think {args.baseline_think:g} s")
+        print(f"baseline: bare PTB echo bot (no rate limiter), 1 process, {args.members} Telegram "
+              f"members, {baseline.per_member} messages each, think {args.baseline_think:g} s")
         print_stats_line("echo", s)
+        print_held(s, limited=False)
         print_errors(s, args.reply_timeout)
-        print(f"  CPU seconds: echo bot {cpu:.1f}, bench process {bench_cpu:.1f}; machine load "
-              f"average before / after: {s.load_before} / {s.load_after}")
+        print_limits(baseline.limits, s, wecom=False)
+        print(f"  CPU seconds: echo bot {baseline.cpu:.1f} ({echo_cpu * 1000:.1f} ms CPU per echo), "
+              f"bench process {baseline.bench_cpu:.1f}; machine load average before / after: "
+              f"{s.load_before} / {s.load_after}")
         print("-" * 100)
+        if not lifted:
+            print("  (limits on: the workers wait for the platforms' limits, the echo bot does not; "
+                  "compare capacity in a run with --limits lifted)")
         for r in results:
             ratio = r.stats.throughput / s.throughput if s.throughput else math.nan
             tg_rate = r.stats.rate("telegram")[2]
             print(f"  {r.name}: {r.stats.throughput:.1f} / {s.throughput:.1f} actions/s = "
                   f"{ratio:.2f} of the echo baseline (aim >= 0.5); Telegram members alone "
-                  f"{tg_rate:.1f} actions/s = {tg_rate / s.throughput:.2f}")
+                  f"{tg_rate:.1f} actions/s = {tg_rate / s.throughput if s.throughput else math.nan:.2f}; "
+                  f"CPU {web_cpu_per_action(r) * 1000:.1f} ms per action (web) vs "
+                  f"{echo_cpu * 1000:.1f} ms per echo")
     print("=" * 100)
 
 
@@ -1397,7 +1719,7 @@ async def main_async(args) -> int:
             if not args.no_baseline:
                 print(f"[{time.strftime('%H:%M:%S')}] baseline echo bot ...", flush=True)
                 baseline = await run_baseline(args, tg, workdir, deadline, procs)
-                print_stats_line("echo", baseline[0])
+                print_stats_line("echo", baseline.stats)
 
         try:
             await asyncio.wait_for(everything(), max(deadline - now(), 1))
@@ -1424,10 +1746,18 @@ async def main_async(args) -> int:
 def parse_args(argv=None):
     p = argparse.ArgumentParser(prog="python -m bench.load", description=__doc__.split("\n")[0])
     p.add_argument("--members", type=int, default=40, help="simulated members (half on WeCom)")
-    p.add_argument("--rounds", type=int, default=3, help="rounds of 16 actions per member")
+    p.add_argument("--rounds", type=int, default=3,
+                   help=f"rounds of {Sim.actions_per_round()} actions per member")
     p.add_argument("--think", type=float, default=0.0, help="seconds between a member's actions")
     p.add_argument("--setups", default="1,2", help="web workers per setup, e.g. 1,2")
     p.add_argument("--no-baseline", action="store_true", help="skip the echo-bot baseline")
+    p.add_argument("--limits", choices=("on", "lifted"), default="on",
+                   help="the platforms' sending limits in the workers: on (measure them), or "
+                        "lifted ([limits] lift = true: capacity against the echo bot)")
+    p.add_argument("--redis-url", default="redis://127.0.0.1:6379/13",
+                   help="[redis] url of the workers; the bench FLUSHDBs it at each setup")
+    p.add_argument("--no-redis", dest="redis_url", action="store_const", const="",
+                   help="no Redis: the workers share the limits through PostgreSQL")
     p.add_argument("--baseline-think", type=float, default=0.0,
                    help="think time of the echo baseline's members (default 0: its capacity)")
     p.add_argument("--pg-url", default="postgresql+asyncpg://postgres@127.0.0.1:5432/test",

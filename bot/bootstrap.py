@@ -19,6 +19,7 @@ from bot.core.anonymity import Anonymity
 from bot.core.engine import Engine, utcnow
 from bot.core.registry import Registry
 from bot.delivery import Deliverer
+from bot.limits import Limiter, limiter_for
 from bot.scheduler import Scheduler, runtime_jobs
 from storage.db import create_engine, session_factory, upgrade
 from storage.ephemeral import ephemeral_store
@@ -41,17 +42,17 @@ def load_plugins(registry: Registry, names: tuple[str, ...] | list[str]) -> Regi
     return registry
 
 
-def platform_adapters(config: Config, engine: Engine) -> list[Adapter]:
+def platform_adapters(config: Config, engine: Engine, limiter: Limiter) -> list[Adapter]:
     """An adapter for each chat platform the config sets up (imported only then)."""
     adapters: list[Adapter] = []
     if config.telegram_enabled:
         from bot.adapters.telegram import TelegramAdapter
 
-        adapters.append(TelegramAdapter(config, engine))
+        adapters.append(TelegramAdapter(config, engine, limiter=limiter))
     if config.wecom_enabled:
         from bot.adapters.wecom import WecomAdapter
 
-        adapters.append(WecomAdapter(config, engine))
+        adapters.append(WecomAdapter(config, engine, limiter=limiter))
     return adapters
 
 
@@ -66,6 +67,7 @@ class App:
     adapters: list[Adapter]
     deliverer: Deliverer
     scheduler: Scheduler
+    limiter: Limiter
     _owns_db: bool = field(default=True, repr=False)
     _migrated: bool = field(default=False, repr=False)
 
@@ -95,6 +97,7 @@ class App:
 
     async def close(self) -> None:
         await self.engine.anonymity.store.close()
+        await self.limiter.close()
         if self._owns_db:
             await self.db.dispose()
 
@@ -112,8 +115,10 @@ def bootstrap(config: Config, clock: Callable[[], dt.datetime] = utcnow, *,
     registry = registry or load_plugins(Registry(), config.bot.plugins)
     anonymity = Anonymity(config.security.secret_key, ephemeral_store(config.redis_url))
     engine = Engine(config, sessions, registry, clock, anonymity=anonymity)
-    adapters = platform_adapters(config, engine) if targets is None else list(targets)
-    deliverer = Deliverer(sessions, adapters, engine.media, clock=clock)
+    # The platforms' sending limits, one count for every process (Redis, else PostgreSQL).
+    limiter = limiter_for(config, anonymity.pseudonym, sessions)
+    adapters = platform_adapters(config, engine, limiter) if targets is None else list(targets)
+    deliverer = Deliverer(sessions, adapters, engine.media, clock=clock, resolve=engine.resolve)
     if delivery == "inline":
         async def deliver_now() -> None:
             await deliverer.run_once()
@@ -127,4 +132,4 @@ def bootstrap(config: Config, clock: Callable[[], dt.datetime] = utcnow, *,
     jobs = registry.jobs_for(config) + runtime_jobs(config)
     scheduler = Scheduler(config, db, sessions, engine, jobs, clock=clock)
     return App(config, clock, db, sessions, registry, engine, adapters, deliverer, scheduler,
-               _owns_db=owns_db)
+               limiter, _owns_db=owns_db)

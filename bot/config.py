@@ -308,6 +308,23 @@ class RedisConfig(_Section):
     url: str = Field("", repr=False)
 
 
+class LimitsConfig(_Section):
+    # The platforms' sending limits, counted in one place for every process (Redis when
+    # [redis] url is set, else PostgreSQL; SQLite runs one process and counts in memory).
+    # Telegram: about 30 chat-bound calls a second overall, one a second per chat, 20 a
+    # minute per group; WeCom: 30 messages a minute per member (more are dropped silently).
+    telegram_per_second: Annotated[int, Field(gt=0, le=1000)] = 30
+    telegram_chat_seconds: Annotated[float, Field(ge=0, le=60)] = 1.0
+    # Telegram lets a chat have a short burst (a text and its PDF) as long as the pace
+    # averages out: at most this many messages in burst × telegram_chat_seconds.
+    telegram_chat_burst: Annotated[int, Field(gt=0, le=20)] = 3
+    telegram_group_per_minute: Annotated[int, Field(gt=0, le=1000)] = 20
+    wecom_member_per_minute: Annotated[int, Field(gt=0, le=1000)] = 30
+    # Benchmarks only: no limit at all. Real Telegram (a self-hosted Bot API server too)
+    # and WeCom enforce theirs, so production must never set it.
+    lift: bool = False
+
+
 class LocaleConfig(_Section):
     default: Literal["zh_CN", "en"] = "zh_CN"
     timezone: Annotated[str, _rule(_is_zone, lambda zone: "must be an IANA time zone name such as "
@@ -435,6 +452,7 @@ class Config(BaseSettings):
     security: SecurityConfig = Field(default_factory=SecurityConfig)
     log: LogConfig = Field(default_factory=LogConfig)
     redis: RedisConfig = Field(default_factory=RedisConfig)
+    limits: LimitsConfig = Field(default_factory=LimitsConfig)
     database: DatabaseConfig = Field(default_factory=DatabaseConfig)
     media: MediaConfig = Field(default_factory=MediaConfig)
     locale: LocaleConfig = Field(default_factory=LocaleConfig)

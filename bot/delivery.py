@@ -1,5 +1,5 @@
 """The delivery worker: sends what the outbox holds through the adapters of the
-platforms each member uses, paced to the platforms' limits, and marks each
+platforms each member uses (which keep the platforms' limits), and marks each
 message sent, to be retried, or failed for good.
 
 Delivery is at least once: a worker killed after a platform accepted a message
@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-import time
 from collections.abc import Callable
 
 import sqlalchemy as sa
@@ -51,43 +50,14 @@ async def addresses(sessions: async_sessionmaker, member_ids: set[int]) -> dict[
     return out
 
 
-class Pacer:
-    """Spaces sends: at most `overall` per second on a platform, and at least
-    `per_chat` seconds between two sends to one chat. The overall gap is counted
-    from when a send is actually released, so a late event loop never lets a
-    burst through (the platform would answer it with 429s)."""
-
-    def __init__(self, overall: float | None, per_chat: float, clock: Callable[[], float] = time.monotonic,
-                 sleep=asyncio.sleep):
-        self.gap = 1 / overall if overall else 0.0
-        self.per_chat = per_chat
-        self.clock, self.sleep = clock, sleep
-        self._next_any = 0.0
-        self._next_chat: dict[str, float] = {}
-        self._lock = asyncio.Lock()
-
-    async def wait(self, chat: str, messages: int = 1) -> None:
-        # One chat's turn first, reserved before sleeping so its next send queues behind.
-        at = max(self.clock(), self._next_chat.get(chat, 0.0))
-        self._next_chat[chat] = at + self.per_chat * messages
-        if at > self.clock():
-            await self.sleep(at - self.clock())
-        if not self.gap:
-            return
-        async with self._lock:  # then the platform-wide gap, one release at a time
-            delay = self._next_any - self.clock()
-            if delay > 0:
-                await self.sleep(delay)
-            self._next_any = self.clock() + self.gap * messages
-
-
 class Deliverer:
     def __init__(self, sessions: async_sessionmaker, adapters: list[Adapter], media: MediaStore,
-                 clock: Callable[[], dt.datetime] = utcnow, batch: int = 200, concurrency: int = 32):
+                 clock: Callable[[], dt.datetime] = utcnow, batch: int = 200, concurrency: int = 32,
+                 resolve: Callable | None = None):
         self.sessions = sessions
+        # Makes the deferred documents a notice holds (the engine's resolve, wired by bootstrap).
+        self.resolve = resolve or serialize.as_stored
         self.adapters = {a.platform: a for a in adapters}
-        self.pacers = {a.platform: Pacer(getattr(a, "pace_overall", None), getattr(a, "pace_per_chat", 0.0))
-                       for a in adapters}
         self.media = media
         self.clock = clock
         self.batch = batch
@@ -126,7 +96,7 @@ class Deliverer:
         outcome, error = "failed", "no reachable account"
         if targets:
             try:
-                replies = await serialize.load(row.payload, self.media)
+                replies = await self.resolve(await serialize.load(row.payload, self.media))
             except Exception as err:  # a stored message that cannot be read will never send
                 replies, error = None, f"unreadable: {type(err).__name__}"
             if replies is not None:
@@ -150,8 +120,7 @@ class Deliverer:
     async def _to_targets(self, replies, targets) -> tuple[str, str]:
         sent, retry, errors = False, False, []
         for platform, external_id in targets:
-            async with self.concurrency:
-                await self.pacers[platform].wait(external_id, len(replies))
+            async with self.concurrency:  # the adapter waits for the platform's limits
                 try:
                     await self.adapters[platform].deliver(external_id, replies)
                     sent = True

@@ -30,7 +30,8 @@ from storage.models import OutboxMessage, UTCDateTime
 
 log = logging.getLogger("redshield.metrics")
 
-__all__ = ["CONTENT_TYPE", "Backlog", "given_up", "handling", "outbox_backlog", "platform_error", "text"]
+__all__ = ["CONTENT_TYPE", "Backlog", "given_up", "handling", "limit_wait", "outbox_backlog", "paused",
+           "platform_error", "text"]
 
 MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"
 # The classic text format, which every Prometheus reads (what generate_latest writes).
@@ -53,9 +54,24 @@ GIVEN_UP = Counter("redshield_outbox_given_up", "Outbox messages the delivery wo
 PLATFORM_ERRORS = Counter("redshield_platform_errors", "Errors a chat platform answered: Telegram's error "
                           "class, WeCom's errcode, or http_<status> / a transport error",
                           ["platform", "code"], registry=REGISTRY)
+LIMIT_WAIT = Histogram("redshield_limit_wait_seconds", "Time a message waited for the platform's "
+                       "sending limits (0 when it went at once)", ["platform"], registry=REGISTRY,
+                       buckets=(0.01, 0.1, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0))
+PAUSES = Counter("redshield_limit_pauses", "Times a platform told us to slow down (Telegram's 429, "
+                 "WeCom's 45009) and every sender paused", ["platform"], registry=REGISTRY)
 
 
 # ---- what the adapters and the delivery worker report
+
+
+def limit_wait(platform: str, seconds: float) -> None:
+    with _never_in_the_way():
+        LIMIT_WAIT.labels(platform).observe(max(0.0, seconds))
+
+
+def paused(platform: str) -> None:
+    with _never_in_the_way():
+        PAUSES.labels(platform).inc()
 
 
 @contextmanager

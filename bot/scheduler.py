@@ -20,6 +20,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
+from bot import limits
 from bot.config import Config, DailyTime, WeeklyTime
 from bot.core.engine import Engine, utcnow
 from bot.core.registry import Job, Work
@@ -57,10 +58,12 @@ def every(minutes: int) -> IntervalTrigger:
 
 
 async def housekeeping(session, now: dt.datetime, config: Config) -> list:
-    """The runtime's own tables: de-duplication marks (redeliveries come within minutes)
-    and dialogs left to expire (an open question may hold what a member typed)."""
+    """The runtime's own tables: de-duplication marks (redeliveries come within minutes),
+    dialogs left to expire (an open question may hold what a member typed) and the
+    shared sending limits' rows (they matter for a minute at most)."""
     await dedup.forget_before(session, now - dt.timedelta(days=7))
     await dialogs.purge_expired(session, now)
+    await limits.forget_old(session, now.timestamp())  # sending limits' rows of chats gone quiet
     return []
 
 

@@ -217,6 +217,10 @@ class Patrol(Base):
                  postgresql_where=sa.text("ended_at IS NULL")),
         sa.Index("ix_patrols_project_started", "project_id", "started_at"),
         sa.Index("ix_patrols_member_started", "member_id", "started_at"),
+        # Everything the week totals read, by start: all projects' week is read from this
+        # index alone, without visiting the table (migration 0008).
+        sa.Index("ix_patrols_started_credit", "started_at", "ended_at", "member_id",
+                 "credited_until", "off_site", "accepted", "logged_afterwards", "auto_closed"),
         # Off-site patrols awaiting the safety officer: few rows, found without a scan.
         # (Each predicate as SQLAlchemy renders the query's, so the planner matches it.)
         sa.Index("ix_patrols_off_site_undecided", "ended_at",
@@ -522,3 +526,16 @@ class LeaveRequest(Base):
     decided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
     member: Mapped[Member] = relationship(foreign_keys=[member_id])
+
+
+class SendLimit(Base):
+    """The platforms' sending limits shared by every process when no Redis is configured:
+    per key (a pseudonym of the chat, or a platform's overall count) the moments of its
+    last sends, oldest first, as text; `until` (seconds since the epoch, the database's
+    clock) is when they stop mattering. Rows live seconds to a minute."""
+
+    __tablename__ = "send_limits"
+
+    key: Mapped[str] = mapped_column(sa.String(80), primary_key=True)
+    times: Mapped[str] = mapped_column(sa.Text, default="")
+    until: Mapped[float] = mapped_column(sa.Float, default=0.0, index=True)

@@ -117,6 +117,9 @@ def config(db, tmp_path):
         "media": base.media.model_copy(update={"dir": str(tmp_path / "media")}),
         # One deployment's key: workers of a test agree on pseudonyms, as they must.
         "security": base.security.model_copy(update={"secret_key": "test-secret-" + "k" * 32}),
+        # Conversations run at test speed; tests/test_limits.py and the adapters' pacing
+        # tests turn the limits on.
+        "limits": base.limits.model_copy(update={"lift": True}),
     })
 
 

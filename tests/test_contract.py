@@ -1,6 +1,7 @@
 """Every adapter renders every reply intent of the contract. A new intent added to
 `Reply` without an example here (and without each adapter learning to show it)
-fails this file, not a member's phone."""
+fails this file, not a member's phone. `Deferred` is the one intent adapters never
+see: the engine and the deliverer make it into a reply first."""
 from __future__ import annotations
 
 import io
@@ -12,7 +13,19 @@ from bot.adapters.console import ConsoleChat
 from bot.adapters.telegram import TelegramAdapter
 from bot.adapters.wecom import WecomAdapter
 from bot.config import default_config
-from bot.core.contract import AskLocation, AskPhoto, Choices, Document, Image, OpenPrivateChat, Option, Reply, Text
+from bot.core.contract import (
+    AskLocation,
+    AskPhoto,
+    Choices,
+    Deferred,
+    Document,
+    Image,
+    Intent,
+    OpenPrivateChat,
+    Option,
+    Reply,
+    Text,
+)
 from storage.db import create_engine
 from tests.chatbot import engine_for, jpeg
 from tests.fakes.telegram_api import FakeBotAPI
@@ -35,6 +48,12 @@ EXAMPLES: dict[type, Reply] = {
 
 def test_every_intent_has_an_example():
     assert set(typing.get_args(Reply)) == set(EXAMPLES)
+
+
+def test_a_deferred_document_is_made_before_any_adapter_sees_it():
+    """What a step may send is what adapters render, and Deferred, which they never get."""
+    assert set(typing.get_args(Intent)) == set(typing.get_args(Reply)) | {Deferred}
+    assert Deferred not in typing.get_args(Reply)
 
 
 @pytest.fixture

@@ -2,7 +2,10 @@
 fed updates shaped like Telegram's."""
 from __future__ import annotations
 
+import asyncio
+import os
 import time
+import uuid
 from pathlib import Path
 
 import httpx
@@ -12,8 +15,9 @@ from PIL import Image as PILImage
 from telegram import Update
 
 from bot.adapters.telegram import TelegramAdapter
-from bot.config import TelegramConfig
-from bot.core.contract import AskLocation, Choices, Incoming, Kind, Option
+from bot.bootstrap import bootstrap
+from bot.config import LimitsConfig, RedisConfig, SecurityConfig, TelegramConfig
+from bot.core.contract import AskLocation, Choices, Incoming, Kind, Option, Text
 from bot.core.flow import Command, Ctx, Flow
 from bot.core.registry import Registry
 from bot.web import build_web_app
@@ -329,3 +333,100 @@ async def test_webhook_checks_the_secret(api, config, db, clock, code):
             assert (await web.get("/healthz")).json() == {"ok": True, "database": "ok"}
     finally:
         await adapter.stop()
+
+
+# ---- the sending limits (on here; the other tests run with them lifted)
+
+
+def limited(config, **limits):
+    return config.model_copy(update={"limits": LimitsConfig(**limits)})
+
+
+async def test_a_429_pauses_every_chat_then_the_message_goes(config, api, db, clock):
+    cfg = tg_config(limited(config), api)
+    phone = await make_phone(cfg, api, engine_for(cfg, clock, db.engine))
+    try:
+        api.fail_next("sendMessage", 429, "Too Many Requests: retry after 1", retry_after=1)
+        started = time.monotonic()
+        await asyncio.gather(phone.adapter.deliver("111", [Text("第一条")]),
+                             _later(0.2, phone.adapter.deliver("222", [Text("第二条")])))
+        sends = api.sent("sendMessage")
+        delivered = {c["text"]: c.at - started for c in sends[1:]}
+        assert [c["text"] for c in sends].count("第一条") == 2  # refused once, then sent
+        # Both waited out the pause, the other chat too, though it never got a 429.
+        assert delivered["第一条"] >= 1.0 and delivered["第二条"] >= 1.0
+    finally:
+        await phone.adapter.app.shutdown()
+
+
+async def _later(delay: float, work):
+    await asyncio.sleep(delay)
+    return await work
+
+
+async def test_two_workers_keep_one_chats_pace_through_redis(config, api, db, clock):
+    url = os.environ.get("REDSHIELD_TEST_REDIS_URL")
+    if not url:
+        pytest.skip("REDSHIELD_TEST_REDIS_URL is not set")
+    # Each test run its own key (a pseudonym under its own secret key).
+    cfg = tg_config(limited(config, telegram_chat_seconds=0.3, telegram_chat_burst=1), api)
+    cfg = cfg.model_copy(update={"redis": RedisConfig(url=url), "security": SecurityConfig(
+        secret_key=f"limits-{uuid.uuid4().hex}")})
+    workers = [bootstrap(cfg, clock, db=db.engine, delivery="none") for _ in range(2)]
+    try:
+        for w in workers:
+            await w.adapters[0].app.initialize()
+        await asyncio.gather(*(w.adapters[0].deliver("42", [Text(f"{i}-a"), Text(f"{i}-b")])
+                               for i, w in enumerate(workers)))
+        sends = api.sent("sendMessage")
+        gaps = [b.at - a.at for a, b in zip(sends, sends[1:])]
+        assert len(sends) == 4 and min(gaps) >= 0.38  # padded(0.3) = 0.4 apart, across workers
+        for i in range(2):  # each worker's own two in their order
+            mine = [c["text"] for c in sends if c["text"].startswith(f"{i}-")]
+            assert mine == [f"{i}-a", f"{i}-b"]
+    finally:
+        for w in workers:
+            await w.adapters[0].app.shutdown()
+            await w.close()
+
+
+async def test_different_chats_are_handled_together_one_chat_in_order(config, api, db, clock):
+    """PTB's update queue hands updates over as they come; a slow update of one chat
+    holds up only that chat."""
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite lets one transaction write at a time: its single process takes turns")
+    cfg = tg_config(config, api)
+    registry = Registry()
+    registry.join_text = "join us"
+    started: list[str] = []
+    release = asyncio.Event()
+
+    async def hold(ctx: Ctx, msg: Incoming) -> None:
+        started.append("hold")
+        await release.wait()
+        ctx.say("done hold")
+
+    async def echo(ctx: Ctx, msg: Incoming) -> None:
+        started.append(msg.text)
+        ctx.say(f"done {msg.text}")
+
+    registry.command(Command("hold", hold, "hold", public=True, takes_args=True))
+    registry.command(Command("echo", echo, "echo", public=True, takes_args=True))
+    adapter = TelegramAdapter(cfg, engine_for(cfg, clock, db.engine, registry))
+    await adapter.app.initialize()
+    await adapter.app.start()
+    try:
+        one, two = ({"id": uid, "is_bot": False, "first_name": name, "language_code": "zh-hans"}
+                    for uid, name in ((501, "甲"), (502, "乙")))
+        for text, user in (("/hold", one), ("/echo a", one), ("/echo b", two)):
+            await adapter.app.update_queue.put(Update.de_json(tg_message(text, user=user), adapter.app.bot))
+        await api.wait_for("sendMessage", 1)
+        assert api.texts() == ["done b"]  # the other chat did not wait for the slow one
+        assert sorted(started) == ["b", "hold"]  # the slow chat's second waits for its first
+        release.set()
+        await api.wait_for("sendMessage", 3)
+        assert api.texts() == ["done b", "done hold", "done a"]
+    finally:
+        release.set()
+        await adapter.app.stop()
+        await adapter.app.shutdown()

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 import xmltodict
 from wechatpy.work.crypto import PrpCrypto, WeChatCrypto
 
-from bot.adapters.wecom import Pacer, WecomAdapter, app_menu, create_app_menu
+from bot.adapters.wecom import WecomAdapter, app_menu, create_app_menu
 from bot.adapters.wecom_client import WecomClient
 from bot.config import MediaConfig, WecomConfig, default_config
 from bot.core.contract import AskLocation, Choices, Document, Image, Kind, Option, Text
@@ -757,23 +757,9 @@ async def test_outbox_delivery_raises_and_asks_for_the_duplicate_check(wecom, zh
 async def test_no_more_than_thirty_messages_a_minute_to_one_member(bare, api):
     said = await delivered(bare, [Text(f"提醒 {i}") for i in range(31)])
     assert len(said.sends()) == 31  # the 31st waited, it was not dropped
-    assert bare.time.sleeps == [pytest.approx(60.0)]
+    assert bare.time.sleeps == [pytest.approx(61.2)]  # the minute, padded by 2 %
     await delivered(bare, [Text("你好")], user="lisi")  # someone else does not wait
     assert len(bare.time.sleeps) == 1
-
-
-async def test_the_pacer_waits_for_the_window_and_drops_past_its_bound():
-    time = FakeTime()
-    pacer = Pacer(limit=2, window=60.0, max_wait=90.0, clock=time.monotonic, sleep=time.sleep)
-    assert [await pacer.wait("m") for _ in range(2)] == [True, True]
-    time.advance(10)
-    assert await pacer.wait("m") and time.sleeps == [50.0]  # until the first left the window
-
-    # One a minute: of three queued at once the third would wait 120 s in all.
-    time = FakeTime()
-    pacer = Pacer(limit=1, window=60.0, max_wait=90.0, clock=time.monotonic, sleep=time.sleep)
-    assert await asyncio.gather(*(pacer.wait("m") for _ in range(3))) == [True, True, False]
-    assert time.sleeps == [60.0]
 
 
 async def test_the_access_token_is_shared_through_redis(api, tmp_path):

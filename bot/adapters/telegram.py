@@ -31,10 +31,12 @@ from telegram import (
 from telegram.constants import ChatType as TgChatType
 from telegram.constants import MessageEntityType, MessageLimit
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
-from telegram.ext import AIORateLimiter, Application, ContextTypes, TypeHandler
+from telegram.ext import Application, ContextTypes, TypeHandler
 
 from bot import metrics
 from bot.adapters.base import DeliveryFailed, split_text, valid_position
+from bot.adapters.telegram_pacing import SharedRateLimiter
+from bot.adapters.telegram_updates import ChatOrderedProcessor
 from bot.config import Config
 from bot.core.contract import (
     AskLocation,
@@ -53,6 +55,7 @@ from bot.core.contract import (
 )
 from bot.core.engine import Engine
 from bot.core.i18n import Translator
+from bot.limits import Limiter, MemoryStore
 
 log = logging.getLogger("redshield.telegram")
 
@@ -73,14 +76,13 @@ class Unusable(Exception):
 
 class TelegramAdapter:
     platform = PLATFORM
-    # Telegram: about 30 messages a second overall, one a second per chat.
-    pace_overall = 29.0
-    pace_per_chat = 1.0
 
-    def __init__(self, config: Config, engine: Engine, *,
+    def __init__(self, config: Config, engine: Engine, *, limiter: Limiter | None = None,
                  retry_delays: tuple[float, ...] = (0.5, 1.0, 2.0)):
         self.config = config
         self.engine = engine
+        # The sending limits shared by all processes (bootstrap's); alone, this process's.
+        self.limiter = limiter or Limiter(config.limits, MemoryStore(), engine.anonymity.pseudonym)
         self.retry_delays = retry_delays  # waits between tries on network errors
         self.app = self._build_application()
         self.app.add_handler(TypeHandler(Update, self._on_update))
@@ -94,8 +96,10 @@ class TelegramAdapter:
             .token(tg.token)
             .base_url(tg.base_url)
             .base_file_url(tg.base_file_url)
-            # Waits out Telegram's flood limits (RetryAfter) instead of failing.
-            .rate_limiter(AIORateLimiter(max_retries=3))
+            # Telegram's limits, counted with every other process; 429s wait and retry.
+            .rate_limiter(SharedRateLimiter(self.limiter))
+            # One chat's updates in order, different chats' at the same time.
+            .concurrent_updates(ChatOrderedProcessor())
         )
         if tg.mode == "webhook":
             builder = builder.updater(None)  # updates arrive at our own route

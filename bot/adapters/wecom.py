@@ -26,7 +26,7 @@ import mimetypes
 import re
 import secrets
 import time
-from collections import OrderedDict, deque
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from typing import Any
@@ -44,7 +44,7 @@ from wechatpy.work.exceptions import InvalidCorpIdException
 from wechatpy.work.messages import ImageMessage, LocationMessage, TextMessage, VideoMessage, VoiceMessage
 
 from bot import metrics
-from bot.adapters.base import DeliveryFailed, split_text, utf8_size, valid_position
+from bot.adapters.base import DeliveryFailed, KeyedLocks, split_text, utf8_size, valid_position
 from bot.adapters.wecom_client import (
     ALL_INVALID,
     UNTRUSTED_IP,
@@ -70,6 +70,7 @@ from bot.core.contract import (
     Text,
 )
 from bot.core.engine import Engine
+from bot.limits import Limiter, MemoryStore
 
 log = logging.getLogger("redshield.wecom")
 
@@ -196,27 +197,6 @@ def parse_callback(xml: str) -> Inbound | None:
 # ---- small in-process helpers
 
 
-class _KeyedLocks:
-    """One asyncio lock per key, forgotten when nobody holds or waits for it."""
-
-    def __init__(self):
-        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
-
-    @contextlib.asynccontextmanager
-    async def hold(self, key: str):
-        lock, users = self._locks.get(key, (asyncio.Lock(), 0))
-        self._locks[key] = (lock, users + 1)
-        try:
-            async with lock:
-                yield
-        finally:
-            lock, users = self._locks[key]
-            if users == 1:
-                del self._locks[key]
-            else:
-                self._locks[key] = (lock, users - 1)
-
-
 class _Seen:
     """Ids taken by this process, each remembered for `keep` seconds of `clock`.
 
@@ -264,51 +244,6 @@ class _Recent(OrderedDict):
             self.popitem(last=False)
 
 
-class Pacer:
-    """At most `limit` messages per `window` seconds to one member (WeCom: 30 a
-    minute per member and app; beyond that it drops messages silently).
-
-    A message over the limit waits for a slot, in order. The wait is bounded:
-    if it would exceed `max_wait` (only when far more than `limit` messages are
-    queued for one member at once) the message is dropped with a warning, as
-    WeCom would have dropped it anyway. In-process only: each worker counts its
-    own messages.
-    """
-
-    def __init__(self, limit: int = 30, window: float = 60.0, max_wait: float = 120.0,
-                 clock: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep):
-        self.limit, self.window, self.max_wait = limit, window, max_wait
-        self.clock, self.sleep = clock, sleep
-        self._sent: dict[str, deque[float]] = {}
-        self._locks = _KeyedLocks()
-
-    async def wait(self, key: str) -> bool:
-        """Wait for a slot; False when the message must be dropped."""
-        started = self.clock()
-        async with self._locks.hold(key):
-            sent = self._sent.setdefault(key, deque())
-            now = self._expire(sent)
-            if len(sent) >= self.limit:
-                delay = sent[0] + self.window - now
-                if now + delay - started > self.max_wait:
-                    return False
-                await self.sleep(delay)
-                now = self._expire(sent)
-            sent.append(now)
-        if len(self._sent) > 1024:  # forget members who got nothing for a window
-            cutoff = now - self.window
-            for stale in [k for k, s in self._sent.items() if not s or s[-1] <= cutoff]:
-                del self._sent[stale]
-        return True
-
-    def _expire(self, sent: deque[float]) -> float:
-        now = self.clock()
-        while sent and sent[0] <= now - self.window:
-            sent.popleft()
-        return now
-
-
 class Unusable(Exception):
     """An incoming message we answer ourselves (photo too large) instead of the engine."""
 
@@ -320,10 +255,6 @@ class Unreachable(Exception):
     """WeCom says the member cannot receive the app's messages."""
 
 
-class Dropped(Exception):
-    """Too many messages queued for one member: not sent now."""
-
-
 # Set while the outbox delivers: errors are raised and WeCom's duplicate check is on.
 _DUPLICATE_CHECK: contextvars.ContextVar[bool] = contextvars.ContextVar("duplicate_check", default=False)
 
@@ -333,12 +264,9 @@ _DUPLICATE_CHECK: contextvars.ContextVar[bool] = contextvars.ContextVar("duplica
 
 class WecomAdapter:
     platform = PLATFORM
-    # WeCom: 30 messages a minute per member (beyond that it drops them silently).
-    pace_overall = None
-    pace_per_chat = 2.0
 
     def __init__(self, config: Config, engine: Engine, *,
-                 client: WecomClient | None = None,
+                 client: WecomClient | None = None, limiter: Limiter | None = None,
                  clock: Callable[[], float] = time.monotonic,
                  wall_clock: Callable[[], float] | None = None,
                  sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
@@ -350,13 +278,16 @@ class WecomAdapter:
         wc = config.wecom
         self.crypto = WeChatCrypto(wc.token, wc.encoding_aes_key, wc.corp_id)
         self.client = client or WecomClient(wc, sleep=sleep, cache=token_cache(config))
-        self.pacer = Pacer(clock=clock, sleep=sleep)
+        # WeCom drops messages beyond 30 a minute to one member, silently: counted with
+        # every other process (bootstrap's limiter); alone, in this process.
+        self.limiter = limiter or Limiter(config.limits, MemoryStore(clock), engine.anonymity.pseudonym,
+                                          sleep=sleep)
         self.clock = clock
         self.wall_clock = wall_clock or (lambda: engine.clock().timestamp())
         self.stop_timeout = stop_timeout
         self.max_bytes = config.media.max_photo_mb * 1024 * 1024
         self._tasks: set[asyncio.Task] = set()
-        self._users = _KeyedLocks()  # one member's messages are handled in arrival order
+        self._users = KeyedLocks()  # one member's messages are handled in arrival order
         # Message ids taken by this process (skip even the download), kept as long as a
         # replay of them could pass the timestamp check, and a minute for clock drift.
         self._seen = _Seen(2 * wc.max_clock_skew_seconds + 60, clock)
@@ -571,7 +502,7 @@ class WecomAdapter:
                 await self.engine.mark_unreachable(PLATFORM, user_id)
                 raise DeliveryFailed(_describe(err), permanent=True) from None
             raise DeliveryFailed(_describe(err), permanent=False) from None
-        except (httpx.HTTPError, Dropped) as err:
+        except httpx.HTTPError as err:
             raise DeliveryFailed(_describe(err), permanent=False) from None
         except TooLarge as err:
             raise DeliveryFailed(_describe(err), permanent=True) from None
@@ -651,11 +582,7 @@ class WecomAdapter:
         await self._send(user, {"msgtype": kind, kind: {"media_id": media_id}})
 
     async def _send(self, user: str, message: dict) -> None:
-        if not await self.pacer.wait(user):
-            log.warning("a WeCom message was dropped: too many queued for one member")
-            if _DUPLICATE_CHECK.get():
-                raise Dropped  # from the outbox: it will be tried again later
-            return
+        await self.limiter.wait(PLATFORM, self.limiter.wecom(user))  # waits its turn, never dropped
         if _DUPLICATE_CHECK.get():
             message = {**message, "enable_duplicate_check": 1, "duplicate_check_interval": 1800}
         result = await self.client.send({"touser": user, **message})

@@ -127,14 +127,37 @@ class OpenPrivateChat:
     start_param: str = ""
 
 
+# What adapters render.
 Reply = Text | Choices | AskLocation | AskPhoto | Image | Document | OpenPrivateChat
+
+
+@dataclass(frozen=True)
+class Deferred:
+    """A document made after the step's transaction commits, by the renderer registered
+    under `renderer` (`Registry.renderer`), from `args` (JSON values: ids, not rows), in
+    `locale`. For work too heavy for a transaction or the event loop (a PDF): the renderer
+    reads what it needs in a session of its own, and the document is laid out on a worker
+    thread. Adapters never see one: the engine resolves a step's replies before they leave
+    it, and the deliverer a notice's before sending it (the outbox keeps it as it is, so a
+    notice is made when it is sent). `fallback` says how to get the document again; the
+    reader is told it, with an error id, when it cannot be made."""
+
+    renderer: str
+    args: tuple = ()
+    locale: str = ""
+    fallback: str = ""
+
+
+# What a step may send or queue: replies, and documents to be made once it commits.
+Intent = Reply | Deferred
+
 
 @dataclass(frozen=True)
 class Notice:
     """A message to a member that is not a reply to them (a notice, an alert, a reminder)."""
 
     member_id: int
-    replies: tuple[Reply, ...]
+    replies: tuple[Intent, ...]
     kind: str  # what it is about, e.g. "patrol_closed"
     key: str  # unique per notice, so it is never sent twice
     not_before: dt.datetime | None = None  # held back until then (blurs when a reporter wrote)

@@ -2,15 +2,18 @@
 
 Everything one message changes (its de-duplication mark, the step's own
 writes, the dialog state) is committed in one transaction, so a conversation
-survives a restart and a failed step leaves nothing half-saved.
+survives a restart and a failed step leaves nothing half-saved. Documents a
+step defers (contract.Deferred, a PDF) are made after that commit, with a
+session of their own and on a worker thread (`resolve`).
 """
 from __future__ import annotations
 
+import asyncio
 import copy
 import datetime as dt
 import logging
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from types import SimpleNamespace
 
@@ -19,7 +22,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from bot.config import Config
 from bot.core import interruptions, serialize
 from bot.core.anonymity import Anonymity
-from bot.core.contract import ChatType, Incoming, Kind, Notice, OpenPrivateChat, Reply, Text
+from bot.core.contract import ChatType, Deferred, Incoming, Intent, Kind, Notice, OpenPrivateChat, Reply, Text
 from bot.core.flow import ANONYMOUS_TOKEN, CANCEL_VALUE, KIND_HINTS, Command, Ctx, Dialog
 from bot.core.i18n import N_, Translator, resolve_locale
 from bot.core.interruptions import WouldReplace
@@ -85,7 +88,36 @@ class Engine:
                 await self.on_outbox()
             except Exception:
                 log.exception("waking the delivery worker failed")
-        return replies
+        return await self.resolve(replies)  # committed: documents are made now
+
+    async def resolve(self, replies: Sequence[Intent]) -> list[Reply]:
+        """The replies as adapters show them: each Deferred made now, by its renderer (see
+        Registry.renderer), in a read-only session of its own, the heavy part on a worker
+        thread. Called once the transaction that produced them has committed (here, and by
+        the deliverer for notices). Never raises: a document that cannot be made becomes a
+        short text saying how to get it again."""
+        if not any(isinstance(r, Deferred) for r in replies):
+            return list(replies)
+        out: list[Reply] = []
+        for reply in replies:
+            made = await self._make(reply) if isinstance(reply, Deferred) else reply
+            if made is not None:
+                out.append(made)
+        return out
+
+    async def _make(self, deferred: Deferred) -> Reply | None:
+        t = Translator(deferred.locale or self.config.locale.default)
+        try:
+            renderer = self.registry.renderers[deferred.renderer]
+            async with self.sessions() as session:  # no transaction of its own: it only reads
+                work = await renderer(session, self.config, t, *deferred.args)
+            return None if work is None else await asyncio.to_thread(work)
+        except Exception:
+            # As for a failed step: an id to match the log, and no user named in it.
+            error_id = secrets.token_hex(4)
+            log.exception("error %s making a %s document", error_id, deferred.renderer)
+            what = deferred.fallback or t("文件暂时无法生成，请稍后再试")
+            return Text(t("{what}（错误编号 {id}）。").format(what=what, id=error_id))
 
     async def enqueue(self, session, notices: list[Notice], now: dt.datetime) -> int:
         """Write notices to the outbox in the caller's transaction; returns how many were new."""

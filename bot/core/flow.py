@@ -17,6 +17,7 @@ from bot.core.contract import (
     AskPhoto,
     Choices,
     Incoming,
+    Intent,
     Kind,
     Notice,
     Option,
@@ -153,7 +154,7 @@ class Ctx:
         self.now = now
         self.member = member
         self.dialog = dialog
-        self.replies: list[Reply] = []
+        self.replies: list[Intent] = []  # a Deferred is made after commit
         self.notices: list[Notice] = []  # for other members, sent once the step is committed
         self.registry = registry  # what else the bot can do (for /help and the like)
         # A dialog set aside while a command runs beside it (a look-up); see interruptions.
@@ -170,7 +171,7 @@ class Ctx:
     def say(self, text: str) -> None:
         self.replies.append(Text(text))
 
-    def send(self, reply: Reply) -> None:
+    def send(self, reply: Intent) -> None:
         self.replies.append(reply)
 
     def notify(self, notice: Notice) -> None:

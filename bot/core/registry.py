@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from bot.core.contract import Incoming, Kind, Notice
+from bot.core.contract import Incoming, Kind, Notice, Reply
 from bot.core.flow import Command, Flow, Handler
 from bot.core.i18n import Translator
 
@@ -44,6 +44,13 @@ class CliError(Exception):
     """A problem the operator can fix; printed without a traceback."""
 
 
+# What makes a contract.Deferred: (session, config, translator, *args) -> the work that
+# makes the reply, or None when there is nothing to send. The renderer reads what it needs
+# in the (read-only) session; the work it returns is called on a worker thread, after the
+# session is closed, so it must not touch the database: the heavy part (laying out a PDF)
+# belongs there, never on the event loop.
+Renderer = Callable[..., Awaitable[Callable[[], Reply] | None]]
+
 # Demo data for an empty database: (session, now, config) -> what the banner may show.
 DemoLoader = Callable[["AsyncSession", dt.datetime, "Config"], Awaitable[dict | None]]
 
@@ -63,6 +70,7 @@ class Registry:
         self.cli_commands: dict[str, CliCommand] = {}
         self.demo_loaders: list[DemoLoader] = []
         self.demo_user: str | None = None  # whom the console demo chats as
+        self.renderers: dict[str, Renderer] = {}  # by name, for contract.Deferred
         self._jobs: list[Job] = []
         self._job_sources: list[Callable[[Config], Iterable[Job]]] = []
 
@@ -113,6 +121,14 @@ class Registry:
         if len(names) != len(set(names)):
             raise ValueError(f"job names registered twice: {sorted(names)}")
         return jobs
+
+    # ---- documents made after a step commits
+
+    def renderer(self, name: str, fn: Renderer) -> None:
+        """`fn` makes the documents `Deferred(name, args, locale)` stands for."""
+        if name in self.renderers:
+            raise ValueError(f"renderer {name!r} registered twice")
+        self.renderers[name] = fn
 
     # ---- operator commands and demo data
 

@@ -10,7 +10,7 @@ from bot.core.i18n import N_
 from bot.core.registry import Registry
 from bot.scheduler import daily
 from handlers import roles
-from handlers.hazard import overdue, rectify, report, views
+from handlers.hazard import common, overdue, rectify, report, views
 from handlers.hazard.overdue import find_overdue
 from storage import patrols as patrol_store
 from storage.models import PatrolPhoto
@@ -27,6 +27,7 @@ def register(registry: Registry) -> None:
     for command in rectify.commands:
         registry.command(command)
     registry.on_unprompted(Kind.photo, photo_unprompted)
+    registry.renderer(common.NOTICE, common.make_notice)  # the 整改通知书, made after commit
     registry.job("overdue_hazards", lambda config: daily(config.schedule.overdue_check, config.tz),
                  overdue.overdue_notices)
     registry.cli("hazards", "a project's hazards and their rectification", views.cli_hazards,

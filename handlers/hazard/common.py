@@ -3,11 +3,13 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Callable
 
-from bot.core.contract import Document
+from bot.core.contract import Deferred, Document
 from bot.core.i18n import N_, Translator
 from handlers.hazard.pdf import render_notice
 from handlers.photos import is_recording, recordings_text
+from storage import hazards as store
 from storage.media import MediaStore
 from storage.models import Hazard, HazardStatus
 
@@ -63,8 +65,30 @@ def summary(t: Translator, hazard: Hazard, today: dt.date) -> str:
     return "\n".join(lines)
 
 
-async def notice_pdf(t: Translator, hazard: Hazard, media: MediaStore, tz) -> Document:
-    """The 整改通知书 with every field; after closing, with the rectification part."""
+NOTICE = "hazard_notice"  # the renderer of the 整改通知书 (registered in handlers.hazard)
+
+
+def notice(t: Translator, hazard: Hazard) -> Deferred:
+    """The 整改通知书 of `hazard`, in `t`'s language, to send or notify. It is made once the
+    step has committed (the notice number's counter is not held while the PDF is laid
+    out) and on a worker thread. It shows the hazard as it is when made: a notice queued
+    for someone shows the state when it is delivered, which may be later than the step."""
+    again = t("整改通知书暂时无法生成，请稍后发送 /hazard {ref} 重新获取").format(ref=ref(hazard))
+    return Deferred(NOTICE, (hazard.id,), t.locale, fallback=again)
+
+
+async def make_notice(session, config, t: Translator, hazard_id: int) -> Callable[[], Document] | None:
+    """The renderer of `notice`: reads the hazard as it is now."""
+    hazard = await store.load(session, hazard_id)
+    if hazard is None:
+        return None
+    return await notice_work(t, hazard, MediaStore(config.media.dir), config.tz)
+
+
+async def notice_work(t: Translator, hazard: Hazard, media: MediaStore, tz) -> Callable[[], Document]:
+    """The 整改通知书 with every field; after closing, with the rectification part. Reads
+    everything now (fields and photos); the function returned lays out the PDF, CPU only,
+    to be called on a worker thread."""
     found = hazard.created_at.astimezone(tz)
     fields = [
         (t("编号"), hazard.notice_number), (t("项目"), hazard.project.name),
@@ -92,12 +116,18 @@ async def notice_pdf(t: Translator, hazard: Hazard, media: MediaStore, tz) -> Do
         ]
         after = [await media.read(p.media_name) for p in hazard.photos
                  if p.stage == "after" and not is_recording({"evidence": p.evidence})]
-    data = render_notice(fields, t("隐患整改通知书"), before, t("整改前照片"),
-                         after_fields, after, t("整改后照片"),
-                         footer=t("{branch} · 红盾行动").format(branch=hazard.project.branch),
-                         omitted=t("（以下 {n} 行略，完整内容见系统记录）"))
-    return Document(data, f"hazard-{hazard.year}-{hazard.number:04d}.pdf",
-                    caption=hazard.notice_number)
+    title, before_title, after_title = t("隐患整改通知书"), t("整改前照片"), t("整改后照片")
+    footer = t("{branch} · 红盾行动").format(branch=hazard.project.branch)
+    omitted = t("（以下 {n} 行略，完整内容见系统记录）")
+    filename = f"hazard-{hazard.year}-{hazard.number:04d}.pdf"
+    caption = hazard.notice_number
+
+    def make() -> Document:
+        data = render_notice(fields, title, before, before_title, after_fields, after,
+                             after_title, footer=footer, omitted=omitted)
+        return Document(data, filename, caption=caption)
+
+    return make
 
 
 def media(ctx) -> MediaStore:

@@ -11,7 +11,7 @@ from handlers import labels, roles
 from handlers import photos as photo_rules
 from handlers.dates import local
 from handlers.hazard import lifecycle
-from handlers.hazard.common import STATUS, media, notice_pdf, parse_ref, ref, summary
+from handlers.hazard.common import STATUS, media, notice, parse_ref, ref, summary
 from handlers.notices import translator_for
 from storage import hazards as store
 from storage.directory import members_with_roles
@@ -201,13 +201,13 @@ async def close(ctx: Ctx, hazard: Hazard) -> None:
     await lifecycle.close(ctx.session, hazard, ctx.member, ctx.now)
     hazard = await store.load(ctx.session, hazard.id)
     ctx.say(t("✅ {number} 已销项。").format(number=hazard.notice_number))
-    ctx.send(await notice_pdf(t, hazard, media(ctx), ctx.config.tz))
+    ctx.send(notice(t, hazard))
     for person in {m.id: m for m in (hazard.reporter, hazard.assignee, hazard.rectified_by)
                    if m is not None and m.id != ctx.member.id}.values():
         tr = translator_for(person, ctx.config.locale.default)
         ctx.notify(Notice(person.id, (
             Text(tr("✅ {number} 复查通过，已销项。").format(number=hazard.notice_number)),
-            await notice_pdf(tr, hazard, media(ctx), ctx.config.tz)),
+            notice(tr, hazard)),
             kind="hazard_closed", key=f"hazard_closed:{hazard.id}:{person.id}"))
 
 

@@ -11,7 +11,7 @@ from handlers import people, roles
 from handlers import photos as photo_rules
 from handlers.dates import local, parse_day
 from handlers.hazard import lifecycle
-from handlers.hazard.common import CATEGORIES, GRADES, media, notice_pdf, ref, summary
+from handlers.hazard.common import CATEGORIES, GRADES, notice, ref, summary
 from handlers.notices import translator_for
 from handlers.zones import pick_zone
 from storage import hazards as store
@@ -205,11 +205,15 @@ async def confirm(ctx: Ctx, value: str) -> None:
 
 
 async def save(ctx: Ctx) -> Hazard:
+    """The hazard, numbered. Taking the number locks the project's counter until the step
+    commits, so it comes last, and nothing slow follows it: the notice PDF is made after
+    the commit (common.notice)."""
     d, now = ctx.data, ctx.now
     year = local(ctx, now).year
-    number = await store.next_number(ctx.session, ctx.member.project_id, year)
+    violation = await ctx.session.get(ViolationReport, d["violation_id"]) if d.get("violation_id") \
+        else None  # an officer turned this violation report into the hazard
     hazard = Hazard(
-        project_id=ctx.member.project_id, year=year, number=number, zone_id=d["zone_id"],
+        project_id=ctx.member.project_id, year=year, zone_id=d["zone_id"],
         patrol_id=d.get("patrol_id"), category=d["category"], grade=d["grade"],
         description=d["description"], requirement=d["requirement"], reporter_id=ctx.member.id,
         assignee_id=d["assignee_id"], assignee_text=d["assignee_text"],
@@ -217,10 +221,10 @@ async def save(ctx: Ctx) -> Hazard:
         photos=[HazardPhoto(stage="before", media_name=p["name"], evidence=p["evidence"],
                             added_at=now) for p in d["photos"]],
     )
+    hazard.number = await store.next_number(ctx.session, ctx.member.project_id, year)
     await lifecycle.reported(ctx.session, hazard, ctx.member, now)
-    if d.get("violation_id"):  # an officer turned a violation report into this hazard
-        report = await ctx.session.get(ViolationReport, d["violation_id"])
-        report.status, report.hazard_id, report.closed_at = ViolationStatus.hazard, hazard.id, now
+    if violation is not None:
+        violation.status, violation.hazard_id, violation.closed_at = ViolationStatus.hazard, hazard.id, now
     return await store.load(ctx.session, hazard.id)
 
 
@@ -228,13 +232,13 @@ async def announce(ctx: Ctx, hazard: Hazard) -> None:
     """The notice to the reporter and the assignee; a 重大隐患 also to the officers at once."""
     t, today = ctx.t, local(ctx, ctx.now).date()
     ctx.say(t("✅ 已登记：{number}").format(number=hazard.notice_number))
-    ctx.send(await notice_pdf(t, hazard, media(ctx), ctx.config.tz))
+    ctx.send(notice(t, hazard))
     default = ctx.config.locale.default
     if hazard.assignee is not None and hazard.assignee_id != ctx.member.id:
         tr = translator_for(hazard.assignee, default)
         ctx.notify(Notice(hazard.assignee_id, (
             Text(tr("您有一份隐患整改通知书：") + "\n" + summary(tr, hazard, today)),
-            await notice_pdf(tr, hazard, media(ctx), ctx.config.tz),
+            notice(tr, hazard),
             Choices(tr("整改时请点按钮："), (Option(tr("开始整改"), f"/rectify {ref(hazard)} start"),
                                             Option(tr("提交整改"), f"/rectify {ref(hazard)}"))),
         ), kind="hazard_assigned", key=f"hazard_assigned:{hazard.id}"))
@@ -246,5 +250,5 @@ async def announce(ctx: Ctx, hazard: Hazard) -> None:
             ctx.notify(Notice(officer.id, (
                 Text(tr("⚠️ 重大隐患：{reporter} 刚刚报告").format(reporter=hazard.reporter.name)
                      + "\n" + summary(tr, hazard, today)),
-                await notice_pdf(tr, hazard, media(ctx), ctx.config.tz),
+                notice(tr, hazard),
             ), kind="hazard_major", key=f"hazard_major:{hazard.id}:{officer.id}"))

@@ -8,7 +8,7 @@ import json
 from bot.core.flow import Ctx
 from bot.core.i18n import Translator
 from handlers.dates import local
-from handlers.hazard.common import STATUS, assignee_text, media, notice_pdf, ref, summary
+from handlers.hazard.common import STATUS, assignee_text, notice, ref, summary
 from handlers.operator import project_of
 from storage import hazards as store
 from storage.models import Hazard, HazardStatus
@@ -17,7 +17,7 @@ from storage.models import Hazard, HazardStatus
 async def show(ctx: Ctx, hazard: Hazard) -> None:
     t = ctx.t
     ctx.say(summary(t, hazard, local(ctx, ctx.now).date()))
-    ctx.send(await notice_pdf(t, hazard, media(ctx), ctx.config.tz))
+    ctx.send(notice(t, hazard))
 
 
 async def my_hazards(ctx: Ctx) -> str | None:

@@ -9,7 +9,7 @@ import json
 import socket
 import time
 from collections import defaultdict, deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import uvicorn
 from starlette.applications import Starlette
@@ -26,6 +26,7 @@ BOT_USER = {"id": 7000001, "is_bot": True, "first_name": "红盾", "username": "
 class Call:
     method: str
     params: dict
+    at: float = field(default_factory=time.monotonic)  # when it arrived
 
     def __getitem__(self, key):
         return self.params[key]
