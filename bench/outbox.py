@@ -20,7 +20,7 @@ Run by hand; it prints figures and asserts nothing about time:
    `--fallback` members active, so the delivery still has rows to send.
 3. Delivery: every outbox row but the first `--deliver` (by id) is parked, its
    next_attempt_at moved to 2100, so exactly N rows are due. The real `Deliverer` with
-   the real `TelegramAdapter` (PTB, AIORateLimiter) sends them to a loopback fake Bot API
+   the real `TelegramAdapter` (PTB, the shared limiter of bot/limits.py) sends them to a loopback fake Bot API
    (running on its own thread and event loop) that refuses a sendMessage with HTTP 429,
    retry_after 1, when 30 sendMessage calls were already accepted in the window: by
    default the sliding window of the last second, with `--window fixed` whole seconds;
@@ -71,7 +71,7 @@ FIRST_CHAT = 500_000_001  # Telegram chat id of member 1; member m has FIRST_CHA
 PARK = dt.datetime(2100, 1, 1, tzinfo=dt.UTC)  # next_attempt_at of undelivered rows
 LIMIT, WINDOW, RETRY_AFTER = 30, 1.0, 1  # the fake's flood limit: 30 per sliding second
 TELEGRAM_RATE = 30.0  # messages per second Telegram takes from one bot (the 1.0 mark)
-LOGGERS = ("telegram.ext.AIORateLimiter",)  # its give-ups are counted
+LOGGERS = ("redshield.limits",)  # its pauses (429s reaching the limiter) are counted
 
 
 # --- the fake Bot API with a flood limit -------------------------------------------------
@@ -361,14 +361,14 @@ async def still_due(sessions) -> tuple[int, dt.datetime | None]:
 
 
 class CountGiveUps(logging.Handler):
-    """Counts AIORateLimiter's "gave up after max_retries" (a RetryAfter reaching the adapter)."""
+    """Counts the limiter's pauses: each is a 429 that the limits did not prevent."""
 
     def __init__(self):
         super().__init__(logging.WARNING)
         self.rate_limit_exhausted = 0
 
     def emit(self, record):
-        if "Rate limit hit after maximum" in record.getMessage():
+        if "asked to slow down" in record.getMessage():
             self.rate_limit_exhausted += 1
 
 
@@ -470,7 +470,7 @@ async def delivery_phase(config, sessions, engine, n: int, window: str, figures:
     figures.add("rate / 30 before / after first 429", split)
     figures.add("loop lag: max ms / stalls > 50 ms",
                 f"{max(lag.lags, default=0) * 1000:.0f} / {len(stalls)}")
-    figures.add("AIORateLimiter gave up (3 retries)", counter.rate_limit_exhausted)
+    figures.add("429s that paused every sender", counter.rate_limit_exhausted)
     figures.add("outbox rows retried (attempts > 1)", retried)
     figures.add("outbox rows failed", failed, "0")
     figures.add("attempts histogram", ", ".join(f"{k}:{v}" for k, v in sorted(attempts.items())))
@@ -539,7 +539,9 @@ async def run(args) -> None:
             ("backend", backend), ("members", f"{args.members:,}"), ("projects", str(args.projects)),
             ("N to deliver", f"{n:,}"), ("build seconds", f"{build_s:.1f}"),
             ("python", sys.version.split()[0]), ("python-telegram-bot", telegram.__version__),
-            ("pacer", f"{TelegramAdapter.pace_overall}/s overall, {TelegramAdapter.pace_per_chat} s per chat"),
+            ("limits", f"{config.limits.telegram_per_second}/s overall (slots), "
+                       f"{config.limits.telegram_chat_seconds} s per chat, "
+                       f"bursts of {config.limits.telegram_chat_burst}"),
             ("deliverer", f"batch {worker_default('batch')}, concurrency {worker_default('concurrency')}"),
             ("fake limit", f"{LIMIT} sendMessage per {WINDOW:g} s, {args.window} window over "
                            f"accepted calls; 429 retry_after {RETRY_AFTER}"),

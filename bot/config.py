@@ -251,7 +251,7 @@ def _report(section: _Section, problems: dict[str, str]) -> None:
 
 class BotConfig(_Section):
     # Packages whose register(registry) adds the bot's capabilities, in order.
-    plugins: Annotated[tuple[ModuleName, ...], StringList] = ("handlers",)
+    plugins: Annotated[tuple[ModuleName, ...], StringList] = ("handlers", "ops")
 
 
 def _database_url(url: str) -> str:
@@ -397,6 +397,10 @@ class ServerConfig(_Section):
     host: NonEmpty = "127.0.0.1"
     port: Annotated[int, _rule(lambda port: 1 <= port <= 65535,
                                lambda port: f"must be an integer from 1 to 65535 (got {port})")] = 8080
+    # The address the platforms reach this server at (https://bot.example.com), for
+    # `redshield doctor` to check from outside; empty: not checked.
+    public_url: Annotated[str, _rule(lambda url: not url or url.startswith(("https://", "http://")),
+                                     lambda url: f"must start with https:// (got {url!r})")] = ""
 
 
 class DialogConfig(_Section):
@@ -431,6 +435,21 @@ class PracticeConfig(_Section):
     off_site_credit: Literal["accepted", "always"] = "accepted"
 
 
+class BackupConfig(_Section):
+    # Where the daily backup goes (a folder, ideally another disk); empty: no daily backup.
+    dir: str = ""
+    keep_days: Positive = 14
+    at: DailyTime = DailyTime(2, 30)
+
+
+class OpsConfig(_Section):
+    # Who is told in chat when the bot stops working properly (small deployments without
+    # Prometheus): members by name as in the directory, or "PROJECT_CODE/name".
+    contacts: Annotated[tuple[str, ...], StringList] = ()
+    # /readyz fails when the oldest due outbox message waited longer than this.
+    outbox_max_age_minutes: Positive = 15
+
+
 class ScheduleConfig(_Section):
     personal_reminders: Annotated[tuple[WeeklyTime, ...], StringList] = (WeeklyTime(3, 18, 0), WeeklyTime(6, 10, 0))
     team_reminder: WeeklyTime = WeeklyTime(4, 17, 0)
@@ -463,6 +482,8 @@ class Config(BaseSettings):
     invites: InvitesConfig = Field(default_factory=InvitesConfig)
     practice: PracticeConfig = Field(default_factory=PracticeConfig)
     schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
+    backup: BackupConfig = Field(default_factory=BackupConfig)
+    ops: OpsConfig = Field(default_factory=OpsConfig)
 
     @classmethod
     def settings_customise_sources(

@@ -171,7 +171,7 @@ def test_secrets_stay_out_of_repr(tmp_path):
 
 
 def test_plugins_default_file_and_env(tmp_path):
-    assert default_config().bot.plugins == ("handlers",)
+    assert default_config().bot.plugins == ("handlers", "ops")
     path = write(tmp_path, '[bot]\nplugins = ["handlers", "acme.reports"]\n')
     assert load_config(path, env={}).bot.plugins == ("handlers", "acme.reports")
     env = {"REDSHIELD_BOT_PLUGINS": " handlers , acme_extra,"}

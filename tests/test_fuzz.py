@@ -33,10 +33,8 @@ import pytest
 import xmltodict
 from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
-from telegram.ext import AIORateLimiter, ApplicationBuilder
 from wechatpy.work.crypto import PrpCrypto, WeChatCrypto
 
-import bot.adapters.telegram as telegram_adapter
 from bot.adapters.telegram import SECRET_HEADER, WEBHOOK_PATH, TelegramAdapter
 from bot.adapters.wecom import CALLBACK_PATH, WecomAdapter
 from bot.adapters.wecom_client import WecomClient
@@ -180,19 +178,6 @@ def web_client(routes_of, db) -> httpx.AsyncClient:
 # ---- Telegram
 
 
-class UnpacedBuilder(ApplicationBuilder):
-    """The adapter's own Application setup, its AIORateLimiter without the pacing (30
-    a second, 20 a minute per group): hundreds of replies would otherwise take minutes."""
-
-    def rate_limiter(self, rate_limiter):
-        return super().rate_limiter(AIORateLimiter(overall_max_rate=0, group_max_rate=0,
-                                                   max_retries=3))
-
-
-class UnpacedApplication:
-    builder = UnpacedBuilder
-
-
 @dataclasses.dataclass
 class TelegramRig:
     adapter: TelegramAdapter
@@ -253,10 +238,9 @@ def member_says(text: str) -> dict:
 
 
 @pytest.fixture
-async def telegram(config, db, clock, monkeypatch):
+async def telegram(config, db, clock):
     """A factory: per example, the seeded database, and the adapter (in webhook mode,
     behind the web app) with no calls recorded by the loopback fake Bot API."""
-    monkeypatch.setattr(telegram_adapter, "Application", UnpacedApplication)
     api = FakeBotAPI()
     api.files = AnyFile()
     await api.start()

@@ -190,6 +190,8 @@ class Engine:
             await dialogs.save(ctx.session, key, flow=ctx.dialog.flow, step=ctx.dialog.step,
                                token=ctx.dialog.token, data=ctx.dialog.data, now=ctx.now,
                                timeout=self.timeout)
+        for work in ctx.at_end:
+            await work()
         queued = await self.enqueue(ctx.session, ctx.notices, ctx.now) if ctx.notices else 0
         return ctx.replies, queued
 

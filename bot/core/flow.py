@@ -156,6 +156,7 @@ class Ctx:
         self.dialog = dialog
         self.replies: list[Intent] = []  # a Deferred is made after commit
         self.notices: list[Notice] = []  # for other members, sent once the step is committed
+        self.at_end: list[Callable[[], Awaitable[None]]] = []  # see last()
         self.registry = registry  # what else the bot can do (for /help and the like)
         # A dialog set aside while a command runs beside it (a look-up); see interruptions.
         self.held: Dialog | None = None
@@ -176,6 +177,12 @@ class Ctx:
 
     def notify(self, notice: Notice) -> None:
         self.notices.append(notice)
+
+    def last(self, work: Callable[[], Awaitable[None]]) -> None:
+        """Run `work` after everything else the step's transaction writes, just before its
+        notices are queued and it commits: for a write that locks a row others need (a
+        notice number), so the lock is held for a statement or two, not the whole step."""
+        self.at_end.append(work)
 
     # ---- dialog
 

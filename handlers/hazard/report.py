@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 
 from bot.core.contract import Choices, Incoming, Kind, Notice, Option, Text
 from bot.core.flow import Ctx, Flow
@@ -201,13 +202,21 @@ async def ask_confirm(ctx: Ctx) -> Choices:
 async def confirm(ctx: Ctx, value: str) -> None:
     hazard = await save(ctx)
     ctx.finish()
-    await announce(ctx, hazard)
+
+    async def numbered() -> None:
+        # The project's counter row stays locked from here to the commit: this is the
+        # step's last write (ctx.last), and nothing slow follows it (the PDF is made
+        # after the commit, common.notice).
+        hazard.number = await store.next_number(ctx.session, hazard.project_id, hazard.year)
+        await ctx.session.flush()
+        await announce(ctx, hazard)
+
+    ctx.last(numbered)
 
 
 async def save(ctx: Ctx) -> Hazard:
-    """The hazard, numbered. Taking the number locks the project's counter until the step
-    commits, so it comes last, and nothing slow follows it: the notice PDF is made after
-    the commit (common.notice)."""
+    """The hazard, saved under a provisional number of its own (negative, never shown):
+    its notice number is taken last (confirm)."""
     d, now = ctx.data, ctx.now
     year = local(ctx, now).year
     violation = await ctx.session.get(ViolationReport, d["violation_id"]) if d.get("violation_id") \
@@ -218,10 +227,10 @@ async def save(ctx: Ctx) -> Hazard:
         description=d["description"], requirement=d["requirement"], reporter_id=ctx.member.id,
         assignee_id=d["assignee_id"], assignee_text=d["assignee_text"],
         deadline=dt.date.fromisoformat(d["deadline"]),
+        number=-1 - secrets.randbelow(2**31 - 2),  # unique among uncommitted ones, 1 in 2^31
         photos=[HazardPhoto(stage="before", media_name=p["name"], evidence=p["evidence"],
                             added_at=now) for p in d["photos"]],
     )
-    hazard.number = await store.next_number(ctx.session, ctx.member.project_id, year)
     await lifecycle.reported(ctx.session, hazard, ctx.member, now)
     if violation is not None:
         violation.status, violation.hazard_id, violation.closed_at = ViolationStatus.hazard, hazard.id, now
