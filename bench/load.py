@@ -231,8 +231,8 @@ class LimitWatch:
 
     `held` tells whether a limit would have had to hold a message back when it arrived:
     Telegram, TG_CHAT_BURST messages to its chat came in the burst's window (padded as the
-    bot pads it, 2 % and at least 0.1 s, plus 0.1 s), or 27 chat-bound calls came in the
-    1.15 s before (the bot's slots allow 27.3 a second); WeCom, WC_PER_MINUTE messages to
+    bot pads it, 2 % and at least 0.3 s, plus 0.1 s), or 24 chat-bound calls came in the
+    1.3 s before (the bot's slots allow 24 a second); WeCom, WC_PER_MINUTE messages to
     its member came in the 61.3 s before. With the limits lifted it tells what they would
     have held."""
 
@@ -246,19 +246,24 @@ class LimitWatch:
         self.close = 0  # Telegram: messages beyond their chat's pace
         self.closest = math.inf  # the shortest such gap, seconds
 
-    def arrived(self, key, at: float) -> bool:
-        """Count one message to `key` (a chat or a member); True if a limit would hold it."""
+    def arrived(self, key, at: float, message: bool = True) -> bool:
+        """Count one message to `key` (a chat or a member); True if a limit would hold it.
+        Telegram edits (`message` False) count toward the overall limit only."""
         if self.platform == "telegram":
             self.window.add("all", at)
+            if not message:
+                held = self.recent.within("all", at, 1.3) >= 24
+                self.recent.add("all", at)
+                return held
             burst_window = TG_CHAT_BURST * TG_CHAT_SECONDS
             previous = self.recent.last(key)
             gap = math.inf if previous is None else at - previous
             if self.recent.within(key, at, burst_window) >= TG_CHAT_BURST:
                 self.close += 1
                 self.closest = min(self.closest, gap)
-            padded = max(burst_window * 1.02, burst_window + 0.1) + 0.1
+            padded = max(burst_window * 1.02, burst_window + 0.3) + 0.1
             held = (self.recent.within(key, at, padded) >= TG_CHAT_BURST
-                    or self.recent.within("all", at, 1.15) >= 27)
+                    or self.recent.within("all", at, 1.3) >= 24)
             self.recent.add(key, at)
             self.recent.add("all", at)
             return held
@@ -322,10 +327,10 @@ class BenchBotAPI(FakeBotAPI):
         self.methods[request.path_params["method"]] += 1
         return await super()._api(request)
 
-    def _arrived(self, params: dict) -> tuple[float, bool]:
+    def _arrived(self, params: dict, message: bool = True) -> tuple[float, bool]:
         """A chat-bound call: (its arrival time, whether a limit would hold it)."""
         at = now()
-        return at, self.limits.arrived(str(params.get("chat_id")), at)
+        return at, self.limits.arrived(str(params.get("chat_id")), at, message)
 
     def _capture(self, params: dict, kind: str, message: dict, arrival: tuple[float, bool]) -> None:
         try:
@@ -353,7 +358,7 @@ class BenchBotAPI(FakeBotAPI):
         return message
 
     async def _m_editMessageText(self, params):
-        self._arrived(params)
+        self._arrived(params, message=False)
         return await super()._m_editMessageText(params)
 
     async def _m_sendDocument(self, params):

@@ -21,7 +21,8 @@ from bot.core.registry import Registry
 from bot.delivery import Deliverer
 from bot.limits import Limiter, limiter_for
 from bot.scheduler import Scheduler, runtime_jobs
-from storage.db import create_engine, session_factory, upgrade
+from storage.db import create_engine, open_schema, session_factory
+from storage.db import migrate as _migrate
 from storage.ephemeral import ephemeral_store
 
 # How notices a step queued reach people:
@@ -69,14 +70,21 @@ class App:
     scheduler: Scheduler
     limiter: Limiter
     _owns_db: bool = field(default=True, repr=False)
-    _migrated: bool = field(default=False, repr=False)
+    _opened: bool = field(default=False, repr=False)
 
-    async def open(self) -> async_sessionmaker:
-        """Create or migrate the database (once), then hand out sessions."""
-        if not self._migrated:
-            schema = self.config.database.schema or None
-            await upgrade(self.config.database.url, schema=schema)
-            self._migrated = True
+    async def open(self, *, migrate: bool = False) -> async_sessionmaker:
+        """Check the database's schema against the code (once), then hand out sessions.
+        An empty database is created (initialisation); one at another revision is refused
+        with the command to run (storage.db.SchemaMismatch), never migrated: only
+        `redshield init` / `migrate` change a schema. `migrate=True` migrates it instead,
+        under the migration lock, as `redshield migrate` does (tests, benchmarks)."""
+        if not self._opened:
+            url, schema = self.config.database.url, self.config.database.schema or None
+            if migrate:
+                await _migrate(url, schema=schema)
+            else:
+                await open_schema(url, schema=schema, engine=self.db)
+            self._opened = True
         return self.sessions
 
     async def run_now(self, name: str, work) -> tuple[int, int | None]:

@@ -1,5 +1,5 @@
 """`redshield`: the one console command. The runtime's own commands live here
-(init, chat, run, wecom-menu); every other operator command is registered by
+(init, migrate, chat, run, wecom-menu); every other operator command is registered by
 the capability whose data it shows (`registry.cli`), and is run here with the
 App that `bootstrap` wires."""
 from __future__ import annotations
@@ -77,7 +77,10 @@ def _parser(registry: Registry) -> argparse.ArgumentParser:
                                 parents=[_config_option()])
     sub = p.add_subparsers(dest="command", required=True)
 
-    sub.add_parser("init", help="create or migrate the database").set_defaults(func=cmd_init)
+    sub.add_parser("init", help="create the database, or migrate it (as migrate does)"
+                   ).set_defaults(func=cmd_migrate)
+    sub.add_parser("migrate", help="migrate the database to this code's schema (under a lock; "
+                   "the only command but init that changes a schema)").set_defaults(func=cmd_migrate)
 
     chat = sub.add_parser("chat", help="chat with the bot in this terminal")
     chat.add_argument("--member", required=True, help="member name or id to chat as")
@@ -119,11 +122,14 @@ def _registered(command):
 # ---- the runtime's own commands
 
 
-async def cmd_init(config: Config, registry: Registry, args) -> int:
-    from storage.db import safe_url, upgrade
+async def cmd_migrate(config: Config, registry: Registry, args) -> int:
+    """`init` and `migrate`: create or migrate the database under the migration lock (a
+    second one at the same time waits, then finds nothing to do). Every other command
+    only checks the schema (bootstrap's App.open): see README, Upgrades."""
+    from storage.db import migrate, safe_url
 
-    await upgrade(config.database.url, schema=config.database.schema or None)
-    print(f"database ready: {safe_url(config.database.url)}")
+    done = await migrate(config.database.url, schema=config.database.schema or None)
+    print(f"database {safe_url(config.database.url)}: {done.describe()}")
     return 0
 
 

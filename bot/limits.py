@@ -43,11 +43,11 @@ log = logging.getLogger("redshield.limits")
 
 
 
-def padded(window: float) -> float:
-    """Windows are counted a little long (2 %, at least 0.1 s): a sender woken late by a
-    busy event loop, or a message faster on the wire than the one before it, still
-    lands inside the platform's limit."""
-    return max(window * 1.02, window + 0.1)
+def padded(window: float, least: float = 0.3) -> float:
+    """Windows are counted a little long (2 %, at least `least` seconds): a sender woken
+    late by a busy event loop (up to ~0.2 s measured at saturation), or a message faster
+    on the wire than the one before it, still lands inside the platform's limit."""
+    return max(window * 1.02, window + least)
 
 
 @dataclass(frozen=True)
@@ -262,10 +262,15 @@ class Limiter:
 
     # ---- the rules of each platform
 
-    def telegram(self, chat_id: int | str) -> list[Rule]:
+    def telegram(self, chat_id: int | str, message: bool = True) -> list[Rule]:
+        """Every chat-bound call counts toward the overall rule; new messages (not edits
+        of one already shown) also toward their chat's."""
         c = self.config
         chat = self._key("telegram", chat_id)
-        rules = [Rule("telegram", c.telegram_per_second, padded(1.0), ordered=False)]
+        # A second counted as 1.25: a sender woken late by a busy loop stays inside it.
+        rules = [Rule("telegram", c.telegram_per_second, padded(1.0, 0.25), ordered=False)]
+        if not message:
+            return rules
         if c.telegram_chat_seconds:
             rules.append(Rule("telegram:" + chat, c.telegram_chat_burst,
                               padded(c.telegram_chat_burst * c.telegram_chat_seconds)))

@@ -18,7 +18,7 @@ from bot.adapters.base import Adapter
 from bot.bootstrap import App, bootstrap
 from bot.config import Config
 from bot.core.registry import Registry
-from bot.web import build_web_app
+from bot.web import Readiness, build_web_app
 
 log = logging.getLogger("redshield.run")
 
@@ -49,8 +49,10 @@ async def serve(config: Config, registry: Registry, *, role: str = "all", port: 
     web, scheduling = role in ("all", "web"), role in ("all", "scheduler")
     # A web-only worker leaves what it queues to the scheduler's delivery worker.
     app = bootstrap(config, registry=registry, delivery="background" if scheduling else "none")
-    await app.open()
     try:
+        # A schema at another revision than the code's is refused here (the message names
+        # `redshield migrate`); only an empty database is created.
+        await app.open()
         await _serve(app, web, scheduling, port, ready)
     finally:
         await app.close()
@@ -60,7 +62,11 @@ async def _serve(app: App, web: bool, scheduling: bool, port: int | None,
                  ready: asyncio.Event | None) -> None:
     config, adapters = app.config, app.adapters
     routes = [r for a in adapters for r in a.routes()] if web else []
-    server = _Server(uvicorn.Config(build_web_app(app.db, routes), host=config.server.host,
+    # /readyz: this process's adapters' tokens, and (on SQLite) its own scheduler's lead.
+    readiness = Readiness(app.db, config, adapters=adapters, scheduler=app.scheduler if scheduling else None,
+                          jobs=list(app.scheduler.jobs.values()), clock=app.clock)
+    web_app = build_web_app(app.db, routes, clock=app.clock, readiness=readiness)
+    server = _Server(uvicorn.Config(web_app, host=config.server.host,
                                     port=port or config.server.port, log_level="warning",
                                     lifespan="off", timeout_graceful_shutdown=10))
     started: list[Adapter] = []

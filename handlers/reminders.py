@@ -1,12 +1,13 @@
 """The personal 2+2 reminders: members short of their 2 hours are nagged at the
 configured times (not while on leave). Each is a Notice with a key unique per
 recipient and period, so a job run twice (or by two processes) sends once.
-`redshield remind --dry-run` shows who would be reminded now, and why."""
+`redshield remind --dry-run` shows who would be reminded now, and why, and who of
+them the reminder cannot reach (never bound, or blocked)."""
 from __future__ import annotations
 
 import datetime as dt
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import sqlalchemy as sa
 
@@ -17,6 +18,7 @@ from handlers.labels import duration_text
 from handlers.leave import on_leave
 from handlers.notices import translator_for
 from handlers.weeks import progress_bar, project_weeks, week_of
+from storage.directory import unreachable_members
 from storage.models import Member
 
 
@@ -51,6 +53,8 @@ class Decision:
     required: int
     remind: bool
     reason: str  # short: met | short | on_leave | inactive
+    # Filled by `remind --dry-run` only: null, or why no message reaches them (never_bound | blocked).
+    unreachable: str | None = None
 
 
 async def personal_decisions(session, now: dt.datetime, config) -> list[Decision]:
@@ -128,12 +132,18 @@ async def cli_remind(app, args) -> int:
         return 0
     async with sessions() as s:
         decisions = await personal_decisions(s, now, config)
+        cut_off = await unreachable_members(s, {d.member_id for d in decisions})
+    decisions = [replace(d, unreachable=cut_off.get(d.member_id)) for d in decisions]
     if args.json:
         print(json.dumps([d.__dict__ for d in decisions], ensure_ascii=False, indent=2))
         return 0
     reminded = [d for d in decisions if d.remind]
-    print(f"{len(reminded)} of {len(decisions)} members would be reminded now")
+    lost = sum(d.unreachable is not None for d in reminded)
+    print(f"{len(reminded)} of {len(decisions)} members would be reminded now"
+          + (f"; {lost} of them cannot be reached" if lost else ""))
     for d in decisions:
         mark = "remind" if d.remind else "skip  "
-        print(f"  {mark} {d.name} (project {d.project_id}): {d.minutes}/{d.required} min, {d.reason}")
+        why = f", unreachable ({d.unreachable.replace('_', ' ')})" if d.unreachable else ""
+        print(f"  {mark} {d.name} (project {d.project_id}): {d.minutes}/{d.required} min, "
+              f"{d.reason}{why}")
     return 0

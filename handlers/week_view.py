@@ -2,8 +2,9 @@
 officers; the same table for `redshield week` (and `--json`). It shows what
 happened: who is on leave (🏖, not counted), what was not counted and why
 (forgotten patrols after their last sign of life, off-site patrols not accepted),
-the off-site patrols awaiting the safety officer, and who took part in each team
-patrol. A week in which nobody owed anything shows "—"."""
+the off-site patrols awaiting the safety officer, who took part in each team
+patrol, and who the bot's messages cannot reach (📵: never bound, or blocked). A week
+in which nobody owed anything shows "—"."""
 from __future__ import annotations
 
 import json
@@ -14,11 +15,13 @@ from bot.core.i18n import N_, Translator
 from bot.core.registry import CliError, Registry
 from handlers import roles
 from handlers.labels import day_text, duration_text
+from handlers.notices import UNREACHABLE_MARK, unreachable_legend
 from handlers.operator import project_of
 from handlers.patrol.fix import may_review
 from handlers.patrol.progress import day_runs, days_text, minutes_between
 from handlers.weeks import MemberWeek, ProjectWeek, Week, parse_week, project_weeks, week_of
 from storage import patrols as store
+from storage.directory import unreachable_members
 
 NAMES_LISTED = 8  # team patrol members named on a line; the rest are counted
 PENDING_LISTED = 5  # off-site patrols awaiting a decision, listed in the table
@@ -57,13 +60,14 @@ def member_marks(t: Translator, m: MemberWeek) -> list[str]:
     return marks
 
 
-def member_line(t: Translator, pw: ProjectWeek, m: MemberWeek) -> str:
+def member_line(t: Translator, pw: ProjectWeek, m: MemberWeek, unreachable: bool = False) -> str:
+    name = f"{m.name}{UNREACHABLE_MARK}" if unreachable else m.name
     if m.away:
-        line = f"🏖 {m.name} " + t("请假 {days}").format(days=days_text(t, m.leave_days))
+        line = f"🏖 {name} " + t("请假 {days}").format(days=days_text(t, m.leave_days))
         if m.minutes:
             line += f" {duration_text(t, m.minutes)}"
         return line
-    line = f"{'✅' if m.met else '❌'} {m.name} {duration_text(t, m.minutes)}"
+    line = f"{'✅' if m.met else '❌'} {name} {duration_text(t, m.minutes)}"
     if not m.met:
         line += " " + t("（差 {left}）").format(left=duration_text(t, m.left))
     if m.required < pw.personal_required:  # joined during the week, or on leave part of it
@@ -109,20 +113,28 @@ def pending_lines(t: Translator, week: Week, pending) -> list[str]:
     return lines
 
 
-def table_text(t: Translator, project_name: str, pw: ProjectWeek, pending=()) -> str:
+def table_text(t: Translator, project_name: str, pw: ProjectWeek, pending=(),
+               unreachable: dict[int, str] | None = None) -> str:
+    """The table; `unreachable` (member id -> why, storage.directory.unreachable_members)
+    marks who the bot's messages do not reach, with a legend line."""
+    unreachable = unreachable or {}
     lines = [t("{project} · {week}（{start}–{end}）").format(
         project=project_name, week=str(pw.week),
         start=pw.week.start.strftime("%m-%d"), end=pw.week.days()[-1].strftime("%m-%d")),
         personal_line(t, pw)]
     for m in sorted(pw.members, key=lambda m: (m.away, m.met, m.minutes)):
-        lines.append(member_line(t, pw, m))
+        lines.append(member_line(t, pw, m, m.member_id in unreachable))
     lines += team_lines(t, pw)
     lines += pending_lines(t, pw.week, pending)
+    if any(m.member_id in unreachable for m in pw.members):
+        lines.append(unreachable_legend(t))
     return "\n".join(lines)
 
 
-def member_json(m: MemberWeek) -> dict:
+def member_json(m: MemberWeek, unreachable: dict[int, str]) -> dict:
     return {"id": m.member_id, "name": m.name, "minutes": m.minutes, "required": m.required,
+            # null, or why the bot's messages do not reach them: never_bound | blocked
+            "unreachable": unreachable.get(m.member_id),
             "met": m.met if m.owes else None,  # null: owed nothing (on leave all week)
             "on_leave": bool(m.leave_days), "leave_all_week": m.away,
             "leave": [{"from": a.isoformat(), "until": b.isoformat()}
@@ -133,8 +145,9 @@ def member_json(m: MemberWeek) -> dict:
                             "forgotten": m.forgotten_uncounted}}
 
 
-def table_json(project_code: str, pw: ProjectWeek, pending=()) -> dict:
-    owing = pw.owing
+def table_json(project_code: str, pw: ProjectWeek, pending=(),
+               unreachable: dict[int, str] | None = None) -> dict:
+    owing, unreachable = pw.owing, unreachable or {}
     return {
         "project": project_code, "week": str(pw.week),
         "start": pw.week.start.isoformat(), "end": pw.week.end.isoformat(),
@@ -149,7 +162,7 @@ def table_json(project_code: str, pw: ProjectWeek, pending=()) -> dict:
                               "auto_closed": p.auto_closed,
                               "members": [{"id": i, "name": n} for i, n in p.members]}
                              for p in pw.team_patrols]},
-        "members": [member_json(m) for m in pw.members],
+        "members": [member_json(m, unreachable) for m in pw.members],
         "off_site_awaiting": [{"patrol": p.id, "member_id": p.member_id, "name": name,
                                "start": p.started_at.isoformat(), "end": p.ended_at.isoformat(),
                                "minutes": minutes_between(p.started_at, p.ended_at)}
@@ -172,6 +185,11 @@ async def awaiting(session, config, project_id: int, week: Week) -> list:
     return await store.undecided_off_site(session, project_id, week.start, week.end)
 
 
+async def cut_off(session, pw: ProjectWeek) -> dict[int, str]:
+    """The table's members the bot's messages do not reach, and why."""
+    return await unreachable_members(session, {m.member_id for m in pw.members})
+
+
 async def week_command(ctx: Ctx, msg: Incoming) -> None:
     t = ctx.t
     arg = msg.text.strip()
@@ -189,12 +207,14 @@ async def week_command(ctx: Ctx, msg: Incoming) -> None:
     project_id = ctx.member.project_id
     pw = await project_week(ctx.session, ctx.config, project_id, week)
     pending = await awaiting(ctx.session, ctx.config, project_id, week)
+    unreachable = await cut_off(ctx.session, pw)
     options = [Option(t("上一周"), f"/week {week.previous()}")]
     if pending and await may_review(ctx):
         options.insert(0, Option(t("逐条认可（{n}）").format(n=len(pending)), "/offsite"))
     if roles.has(ctx.member, roles.SECRETARY):
         options.append(Option(t("请假名单"), "/leave list"))
-    ctx.send(Choices(table_text(t, ctx.member.project.name, pw, pending), tuple(options)))
+    ctx.send(Choices(table_text(t, ctx.member.project.name, pw, pending, unreachable),
+                     tuple(options)))
 
 
 # ---- redshield week
@@ -217,8 +237,11 @@ async def cli_week(app, args) -> int:
         project = await project_of(s, args.project)
         pw = await project_week(s, config, project.id, week)
         pending = await awaiting(s, config, project.id, week)
+        unreachable = await cut_off(s, pw)
     if args.json:
-        print(json.dumps(table_json(project.code, pw, pending), ensure_ascii=False, indent=2))
+        print(json.dumps(table_json(project.code, pw, pending, unreachable), ensure_ascii=False,
+                         indent=2))
     else:
-        print(table_text(Translator(config.locale.default), project.name, pw, pending))
+        print(table_text(Translator(config.locale.default), project.name, pw, pending,
+                         unreachable))
     return 0

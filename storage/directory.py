@@ -113,3 +113,40 @@ async def members_with_roles(session: AsyncSession, project_id: int, roles) -> l
             .options(selectinload(Member.roles))
             .order_by(Member.id))
     return list((await session.execute(stmt)).scalars())
+
+
+NEVER_BOUND = "never_bound"  # no chat account at all, and no WeCom userid from the import
+BLOCKED = "blocked"  # every account they have is marked unreachable (blocked, left WeCom)
+
+
+async def unreachable_members(session: AsyncSession, member_ids) -> dict[int, str]:
+    """Of `member_ids`, those no message can reach, each with why: NEVER_BOUND or BLOCKED.
+    Reachable means a chat account not marked unreachable, or a WeCom userid from the
+    import whose WeCom account is not marked (mark_unreachable adds that mark). One query
+    per 10,000 ids (PostgreSQL's driver takes at most 32,767 parameters)."""
+    ids = sorted(set(member_ids))
+    if not ids:
+        return {}
+    mine = sa.select(Identity.id).where(Identity.member_id == Member.id)
+    usable = mine.where(Identity.unreachable_since.is_(None)).exists()
+    wecom_marked = sa.select(Identity.id).where(
+        Identity.platform == "wecom", Identity.external_id == Member.wecom_userid,
+        Identity.unreachable_since.is_not(None)).exists()
+    had_account = sa.or_(mine.exists(), Member.wecom_userid.is_not(None))
+    out: dict[int, str] = {}
+    for i in range(0, len(ids), 10_000):
+        rows = await session.execute(
+            sa.select(Member.id, had_account)
+            .where(Member.id.in_(ids[i:i + 10_000]), ~usable,
+                   sa.or_(Member.wecom_userid.is_(None), wecom_marked)))
+        out.update((member_id, BLOCKED if had else NEVER_BOUND) for member_id, had in rows)
+    return out
+
+
+async def members_anywhere_with_roles(session: AsyncSession, roles) -> list[Member]:
+    """Active members of every project holding any of `roles` (the committee: all projects)."""
+    stmt = (sa.select(Member)
+            .where(Member.active.is_(True), Member.roles.any(MemberRole.role.in_(roles)))
+            .options(selectinload(Member.roles))
+            .order_by(Member.id))
+    return list((await session.execute(stmt)).scalars())

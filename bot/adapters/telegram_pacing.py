@@ -1,6 +1,7 @@
 """Every Bot API call that sends to a chat waits for the shared sending limits
-(bot/limits.py) first; a 429 pauses every sender of the bot, in every process, for
-the retry_after Telegram gives, and the call is then made again."""
+(bot/limits.py) first (an edit counts toward the overall limit, not its chat's); a
+429 pauses every sender of the bot, in every process, for the retry_after Telegram
+gives, and the call is then made again."""
 from __future__ import annotations
 
 import logging
@@ -32,10 +33,13 @@ class SharedRateLimiter(BaseRateLimiter[int]):
                               kwargs: dict[str, Any], endpoint: str, data: dict[str, Any],
                               rate_limit_args: int | None) -> Any:
         chat_id = data.get("chat_id")  # getFile, answerCallbackQuery...: not chat-bound
+        # sendMessage, sendDocument...: a new message in the chat; an edit (the choice shown
+        # on a question) counts toward the overall limit only.
+        message = endpoint.startswith(("send", "copy", "forward"))
         retries = rate_limit_args or self.max_retries
         for attempt in range(retries + 1):
             if chat_id is not None:
-                await self.limiter.wait(PLATFORM, self.limiter.telegram(chat_id))
+                await self.limiter.wait(PLATFORM, self.limiter.telegram(chat_id, message))
             try:
                 return await callback(*args, **kwargs)
             except RetryAfter as err:

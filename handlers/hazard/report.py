@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
+from dataclasses import dataclass
 
 from bot.core.contract import Choices, Incoming, Kind, Notice, Option, Text
 from bot.core.flow import Ctx, Flow
@@ -13,11 +14,11 @@ from handlers import photos as photo_rules
 from handlers.dates import local, parse_day
 from handlers.hazard import lifecycle
 from handlers.hazard.common import CATEGORIES, GRADES, notice, ref, summary
-from handlers.notices import translator_for
+from handlers.notices import translator_for, unreachable_line
 from handlers.zones import pick_zone
 from storage import hazards as store
 from storage import patrols as patrol_store
-from storage.directory import members_with_roles
+from storage.directory import members_anywhere_with_roles, members_with_roles, unreachable_members
 from storage.models import Hazard, HazardPhoto, Member, ViolationReport, ViolationStatus, Zone
 
 DEADLINE_DAYS = ("0", "3", "7")
@@ -202,14 +203,15 @@ async def ask_confirm(ctx: Ctx) -> Choices:
 async def confirm(ctx: Ctx, value: str) -> None:
     hazard = await save(ctx)
     ctx.finish()
+    audience = await who_hears(ctx, hazard)  # its queries before the number is taken
 
     async def numbered() -> None:
         # The project's counter row stays locked from here to the commit: this is the
-        # step's last write (ctx.last), and nothing slow follows it (the PDF is made
-        # after the commit, common.notice).
+        # step's last write (ctx.last), and nothing slow follows it (no query; the PDF is
+        # made after the commit, common.notice).
         hazard.number = await store.next_number(ctx.session, hazard.project_id, hazard.year)
         await ctx.session.flush()
-        await announce(ctx, hazard)
+        announce(ctx, hazard, audience)
 
     ctx.last(numbered)
 
@@ -237,13 +239,37 @@ async def save(ctx: Ctx) -> Hazard:
     return await store.load(ctx.session, hazard.id)
 
 
-async def announce(ctx: Ctx, hazard: Hazard) -> None:
-    """The notice to the reporter and the assignee; a 重大隐患 also to the officers at once."""
+@dataclass(frozen=True)
+class Audience:
+    """Who is told of a new hazard, looked up before its number is taken."""
+
+    officers: list[Member]
+    committee: list[Member]
+    cut_off: dict[int, str]  # member id -> why the bot's messages do not reach them
+
+
+async def who_hears(ctx: Ctx, hazard: Hazard) -> Audience:
+    to_assignee = hazard.assignee is not None and hazard.assignee_id != ctx.member.id
+    officers, committee = [], []
+    if hazard.grade == "major":
+        officers = await members_with_roles(ctx.session, hazard.project_id, roles.OFFICERS)
+        committee = await members_anywhere_with_roles(ctx.session, {roles.COMMITTEE})
+    cut_off = await unreachable_members(
+        ctx.session, {m.id for m in officers + committee} | ({hazard.assignee_id} if to_assignee else set()))
+    return Audience(officers, committee, cut_off)
+
+
+def announce(ctx: Ctx, hazard: Hazard, audience: Audience) -> None:
+    """The notice to the reporter and the assignee; a 重大隐患 also to the officers at once,
+    and to the committee when none of the officers can be reached. The reporter is told
+    who got the alert, and whom the bot's messages do not reach (to tell them in person)."""
     t, today = ctx.t, local(ctx, ctx.now).date()
     ctx.say(t("✅ 已登记：{number}").format(number=hazard.notice_number))
     ctx.send(notice(t, hazard))
     default = ctx.config.locale.default
-    if hazard.assignee is not None and hazard.assignee_id != ctx.member.id:
+    to_assignee = hazard.assignee is not None and hazard.assignee_id != ctx.member.id
+    officers, committee, cut_off = audience.officers, audience.committee, audience.cut_off
+    if to_assignee:
         tr = translator_for(hazard.assignee, default)
         ctx.notify(Notice(hazard.assignee_id, (
             Text(tr("您有一份隐患整改通知书：") + "\n" + summary(tr, hazard, today)),
@@ -251,13 +277,49 @@ async def announce(ctx: Ctx, hazard: Hazard) -> None:
             Choices(tr("整改时请点按钮："), (Option(tr("开始整改"), f"/rectify {ref(hazard)} start"),
                                             Option(tr("提交整改"), f"/rectify {ref(hazard)}"))),
         ), kind="hazard_assigned", key=f"hazard_assigned:{hazard.id}"))
+        if hazard.assignee_id in cut_off:
+            ctx.say(unreachable_line(t, hazard.assignee.name, cut_off[hazard.assignee_id]))
     if hazard.grade == "major":
-        for officer in await members_with_roles(ctx.session, hazard.project_id, roles.OFFICERS):
-            if officer.id == ctx.member.id:
-                continue
-            tr = translator_for(officer, default)
-            ctx.notify(Notice(officer.id, (
-                Text(tr("⚠️ 重大隐患：{reporter} 刚刚报告").format(reporter=hazard.reporter.name)
-                     + "\n" + summary(tr, hazard, today)),
-                notice(tr, hazard),
-            ), kind="hazard_major", key=f"hazard_major:{hazard.id}:{officer.id}"))
+        alert_major(ctx, hazard, officers, committee, cut_off, today)
+
+
+def alert_major(ctx: Ctx, hazard: Hazard, officers: list[Member], committee: list[Member],
+                cut_off: dict[int, str], today: dt.date) -> None:
+    """The safety officers and the secretary at once; if none of them can be reached (and
+    the reporter is not one of them), a level up: the committee (分公司党委, every project).
+    With nobody reached, the reporter is told to phone."""
+    t, default, me = ctx.t, ctx.config.locale.default, ctx.member.id
+    others = [o for o in officers if o.id != me]
+    for officer in others:
+        tr = translator_for(officer, default)
+        ctx.notify(Notice(officer.id, (
+            Text(tr("⚠️ 重大隐患：{reporter} 刚刚报告").format(reporter=hazard.reporter.name)
+                 + "\n" + summary(tr, hazard, today)),
+            notice(tr, hazard),
+        ), kind="hazard_major", key=f"hazard_major:{hazard.id}:{officer.id}"))
+    reached = [o for o in others if o.id not in cut_off]
+    missed = [o for o in others if o.id in cut_off]
+    names = t("、").join
+    if reached or len(others) < len(officers):  # an officer got it, or reported it
+        if reached:
+            ctx.say(t("已通知：{names}").format(names=names(o.name for o in reached)))
+        if missed:
+            ctx.say(t("📵 {names} 收不到消息，请当面或电话告知。").format(
+                names=names(o.name for o in missed)))
+        return
+    up = [c for c in committee if c.id != me and c.id not in cut_off]
+    for member in up:
+        tr = translator_for(member, default)
+        ctx.notify(Notice(member.id, (
+            Text(tr("⚠️ 重大隐患（{project}）：{reporter} 刚刚报告。本项目的安监和书记都收不到消息，"
+                    "请转告他们。").format(project=hazard.project.name, reporter=hazard.reporter.name)
+                 + "\n" + summary(tr, hazard, today)),
+            notice(tr, hazard),
+        ), kind="hazard_major_up", key=f"hazard_major_up:{hazard.id}:{member.id}"))
+    if up:
+        ctx.say(t("⚠️ 本项目的安监和书记都收不到消息，已上报分公司党委：{names}").format(
+            names=names(c.name for c in up)))
+        return
+    ctx.say(t("⚠️ 这条重大隐患没有通知到任何人：安监、书记和分公司党委都收不到消息。") + "\n"
+            + (t("请马上打电话告诉 {names}。").format(names=names(o.name for o in others)) if others
+               else t("请马上打电话告诉安监。")))
