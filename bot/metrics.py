@@ -5,7 +5,7 @@ machine: set `PROMETHEUS_MULTIPROC_DIR` (an empty directory, the same for all of
 them, before they start) and prometheus-client's multiprocess mode keeps each
 process's counters in files there; `/metrics` in any of them adds up all of them.
 The outbox backlog is no counter: it is read from the database at each scrape, so
-every process tells the same.
+every process tells the same; so are the scheduler's lead and its jobs' last runs.
 
 No label carries a person: platform, error code and message kind only; never a user
 or chat id, a name or a command's arguments.
@@ -24,14 +24,14 @@ import sqlalchemy as sa
 from prometheus_client import CollectorRegistry, Counter, Histogram, exposition, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from storage.models import OutboxMessage, UTCDateTime
 
 log = logging.getLogger("redshield.metrics")
 
-__all__ = ["CONTENT_TYPE", "Backlog", "given_up", "handling", "limit_wait", "outbox_backlog", "paused",
-           "platform_error", "text"]
+__all__ = ["CONTENT_TYPE", "Backlog", "JobFact", "SchedulerFacts", "given_up", "handling", "limit_wait",
+           "outbox_backlog", "outbox_backlog_in", "paused", "platform_error", "text"]
 
 MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"
 # The classic text format, which every Prometheus reads (what generate_latest writes).
@@ -124,6 +124,12 @@ class Backlog:
 
 
 async def outbox_backlog(db: AsyncEngine, now: dt.datetime) -> Backlog:
+    async with db.connect() as conn:
+        return await outbox_backlog_in(conn, now)
+
+
+async def outbox_backlog_in(conn: AsyncConnection | AsyncSession, now: dt.datetime) -> Backlog:
+    """The backlog, read in a connection or session the caller holds (a job's)."""
     at = sa.bindparam("now", now, type_=UTCDateTime())
     pending = sa.and_(OutboxMessage.sent_at.is_(None), OutboxMessage.failed_at.is_(None))
     due = OutboxMessage.next_attempt_at <= at
@@ -132,8 +138,7 @@ async def outbox_backlog(db: AsyncEngine, now: dt.datetime) -> Backlog:
         sa.func.coalesce(sa.func.sum(sa.case((due, 1), else_=0)), 0),
         sa.func.min(sa.case((due, OutboxMessage.next_attempt_at))),
     ).select_from(OutboxMessage).where(pending)
-    async with db.connect() as conn:
-        unsent, due_count, oldest = (await conn.execute(stmt)).one()
+    unsent, due_count, oldest = (await conn.execute(stmt)).one()
     if isinstance(oldest, str):  # SQLite hands back an aggregate's datetime as text
         oldest = dt.datetime.fromisoformat(oldest)
     if oldest is not None and oldest.tzinfo is None:
@@ -142,16 +147,33 @@ async def outbox_backlog(db: AsyncEngine, now: dt.datetime) -> Backlog:
     return Backlog(int(due_count), int(unsent), age)
 
 
+@dataclass(frozen=True)
+class JobFact:
+    name: str  # the job's registered name: no person in it
+    since_last_run: float | None  # seconds; None: never ran
+    missed: bool  # not run since a time it should have (bot.scheduler.job_states)
+
+
+@dataclass(frozen=True)
+class SchedulerFacts:
+    lead_held: bool  # some process holds the scheduler lead (read from the database)
+    leader: bool  # this process runs the scheduled jobs
+    jobs: tuple[JobFact, ...] = ()
+
+
 class _Snapshot:
     """Gauges computed before the scrape (the database is read asynchronously)."""
 
-    def __init__(self, backlog: Backlog | None):
+    def __init__(self, backlog: Backlog | None, scheduler: SchedulerFacts | None = None):
         self.backlog = backlog
+        self.scheduler = scheduler
 
     def collect(self):
         up = GaugeMetricFamily("redshield_database_up", "1 when the database answered this scrape")
         up.add_metric([], 0.0 if self.backlog is None else 1.0)
         yield up
+        if self.scheduler is not None:
+            yield from self._scheduler(self.scheduler)
         if self.backlog is None:
             return
         for name, text, value in (
@@ -165,19 +187,43 @@ class _Snapshot:
             family.add_metric([], float(value))
             yield family
 
+    @staticmethod
+    def _scheduler(facts: SchedulerFacts):
+        held = GaugeMetricFamily("redshield_scheduler_lead_held", "1 when some process holds the "
+                                 "scheduler lead and runs the jobs (read from the database)")
+        held.add_metric([], 1.0 if facts.lead_held else 0.0)
+        yield held
+        leader = GaugeMetricFamily("redshield_scheduler_leader", "1 when this process runs the "
+                                   "scheduled jobs and delivers the outbox")
+        leader.add_metric([], 1.0 if facts.leader else 0.0)
+        yield leader
+        if not facts.jobs:
+            return
+        age = GaugeMetricFamily("redshield_job_last_run_age_seconds", "Seconds since each scheduled "
+                                "job last ran (absent when it never ran)", labels=["job"])
+        missed = GaugeMetricFamily("redshield_job_missed", "1 when a scheduled job has not run since "
+                                   "a time it should have (plus a grace period)", labels=["job"])
+        for job in facts.jobs:
+            if job.since_last_run is not None:
+                age.add_metric([job.name], max(0.0, job.since_last_run))
+            missed.add_metric([job.name], 1.0 if job.missed else 0.0)
+        yield age
+        yield missed
+
 
 def multiprocess_dir() -> str | None:
     return os.environ.get(MULTIPROCESS_ENV) or None
 
 
-def text(backlog: Backlog | None) -> bytes:
+def text(backlog: Backlog | None, scheduler: SchedulerFacts | None = None) -> bytes:
     """The text format: every process's counters (this one's, or all of the directory's)
-    and the backlog as just read (None: the database did not answer)."""
+    and the backlog as just read (None: the database did not answer), with the scheduler's
+    lead and jobs when known."""
     if multiprocess_dir():
         counters = CollectorRegistry()
         MultiProcessCollector(counters)
     else:
         counters = REGISTRY
     snapshot = CollectorRegistry(auto_describe=True)
-    snapshot.register(_Snapshot(backlog))
+    snapshot.register(_Snapshot(backlog, scheduler))
     return generate_latest(counters) + generate_latest(snapshot)

@@ -5,20 +5,24 @@ worker sends them).
 Exactly one process runs the jobs: on PostgreSQL the one holding an advisory
 lock, on SQLite the only process there is. A job missed while the bot was down
 runs once at start-up if its time passed less than GRACE ago (coalesced).
+
+Any process can tell whether some process leads (`lead_held`) and which jobs missed
+their run (`job_states`): /readyz, /metrics and the chat alerts ask.
 """
 from __future__ import annotations
 
 import datetime as dt
 import logging
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 
 import sqlalchemy as sa
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot import limits
 from bot.config import Config, DailyTime, WeeklyTime
@@ -222,3 +226,65 @@ def previous_fire(trigger: BaseTrigger, now: dt.datetime) -> dt.datetime | None:
         fire = trigger.get_next_fire_time(fire, fire + dt.timedelta(seconds=1))
     return last
 
+
+
+# ---- what any process can tell about the scheduling (for /readyz, /metrics, alerts)
+
+
+async def lead_held(db: AsyncEngine, schema: str | None, scheduler: Scheduler | None = None) -> bool:
+    """Whether some process holds the scheduler lead. PostgreSQL: the advisory lock is
+    held by a session of this database (pg_locks shows every process's locks); SQLite has
+    one process, so it is this process's `scheduler`, if it runs one and leads."""
+    if db.dialect.name != "postgresql":
+        return scheduler is not None and scheduler.leader
+    key = lock_key(schema)
+    # A bigint advisory key shows as classid (high 32 bits), objid (low 32 bits), objsubid 1.
+    stmt = sa.text("SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted"
+                   " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+                   " AND classid = CAST(:hi AS oid) AND objid = CAST(:lo AS oid) AND objsubid = 1)")
+    async with db.connect() as conn:
+        return bool((await conn.execute(stmt, {"hi": key >> 32, "lo": key & 0xFFFFFFFF})).scalar())
+
+
+# A job counts as missed when it has not run LATE after a time it should have run at.
+LATE = dt.timedelta(minutes=10)
+CLOCK_SLACK = dt.timedelta(minutes=1)  # processes' clocks and a run's start may differ a little
+
+
+@dataclass(frozen=True)
+class JobState:
+    name: str
+    last_run: dt.datetime | None  # None: never ran (as far as job_runs knows)
+    due: dt.datetime | None  # it should have run at or after this, by now; None: nothing to tell
+    missed: bool
+
+
+def should_have_run_since(trigger: BaseTrigger, now: dt.datetime,
+                          late: dt.timedelta = LATE) -> dt.datetime | None:
+    """The time by which the job's last run should be, judged `late` after its fire time:
+    a cron job's previous fire time (within eight days), an interval job's one interval
+    before that; None for other triggers."""
+    at = now - late
+    if isinstance(trigger, CronTrigger):
+        return previous_fire(trigger, at)
+    if isinstance(trigger, IntervalTrigger):
+        return at - trigger.interval
+    return None
+
+
+async def job_states(conn: AsyncConnection | AsyncSession, jobs: Iterable[Job],
+                     now: dt.datetime) -> list[JobState]:
+    """Each job's last run (job_runs) against the time it should have run by. A job that
+    never ran is missed only when some job ran before that time (the scheduler was there:
+    a new deployment is not late)."""
+    jobs = list(jobs)
+    rows = dict((await conn.execute(sa.select(JobRun.job, JobRun.last_run_at))).all())
+    runs = [rows[j.name] for j in jobs if rows.get(j.name) is not None]
+    first_seen = min(runs) if runs else None
+    states = []
+    for job in jobs:
+        last, due = rows.get(job.name), should_have_run_since(job.trigger, now)
+        seen = last if last is not None else first_seen
+        missed = due is not None and seen is not None and seen < due - CLOCK_SLACK
+        states.append(JobState(job.name, last, due, missed))
+    return states

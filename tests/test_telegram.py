@@ -330,7 +330,7 @@ async def test_webhook_checks_the_secret(api, config, db, clock, code):
             assert (await web.post("/telegram/webhook", json=update, headers=right)).status_code == 200
             sent = await api.wait_for("sendMessage")
             assert "绑定成功" in sent[0]["text"]
-            assert (await web.get("/healthz")).json() == {"ok": True, "database": "ok"}
+            assert (await web.get("/healthz")).json() == {"ok": True}
     finally:
         await adapter.stop()
 
@@ -380,7 +380,7 @@ async def test_two_workers_keep_one_chats_pace_through_redis(config, api, db, cl
                                for i, w in enumerate(workers)))
         sends = api.sent("sendMessage")
         gaps = [b.at - a.at for a, b in zip(sends, sends[1:])]
-        assert len(sends) == 4 and min(gaps) >= 0.38  # padded(0.3) = 0.4 apart, across workers
+        assert len(sends) == 4 and min(gaps) >= 0.58  # padded(0.3) = 0.6 apart, across workers
         for i in range(2):  # each worker's own two in their order
             mine = [c["text"] for c in sends if c["text"].startswith(f"{i}-")]
             assert mine == [f"{i}-a", f"{i}-b"]

@@ -18,7 +18,7 @@ from babel.messages.pofile import read_po, write_po
 
 ROOT = Path(__file__).resolve().parents[2]
 LOCALE_DIR = Path(__file__).resolve().parent
-SOURCES = ("bot", "handlers")
+SOURCES = ("bot", "handlers", "ops")
 # `tr` is the translator of a notice's recipient, beside the sender's `t`.
 KEYWORDS = {"t": None, "tr": None, "N_": None, "n": (1, 2)}
 TARGETS = ("en",)
