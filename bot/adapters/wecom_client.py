@@ -164,6 +164,34 @@ class WecomClient:
         await self.call("POST", "menu/create", params={"agentid": self.config.agent_id},
                         body=menu)
 
+    # ---- the app and its visible range (read only; `redshield doctor` uses them)
+
+    async def agent(self) -> dict:
+        """agent/get for our app: its name, `close` (1: disabled) and its visible range,
+        `allow_userinfos.user[].userid`, `allow_partys.partyid[]`, `allow_tags.tagid[]`."""
+        return await self.call("GET", "agent/get", params={"agentid": self.config.agent_id})
+
+    async def department_ids(self, department_id: int) -> list[int]:
+        """department/simplelist: the department and every department below it (those
+        the app may see)."""
+        result = await self.call("GET", "department/simplelist", params={"id": department_id})
+        return [int(d["id"]) for d in result.get("department_id") or [] if "id" in d]
+
+    async def department_users(self, department_id: int, *, fetch_child: bool = False) -> list[dict]:
+        """user/simplelist: the members of a department, `[{userid, name, department}]`.
+        WeCom's current documentation drops `fetch_child` (list the sub-departments with
+        `department_ids` instead); older set-ups still honour it."""
+        params = {"department_id": department_id}
+        if fetch_child:
+            params["fetch_child"] = 1
+        result = await self.call("GET", "user/simplelist", params=params)
+        return list(result.get("userlist") or [])
+
+    async def tag_members(self, tag_id: int) -> tuple[list[dict], list[int]]:
+        """tag/get: a tag's members `[{userid, name}]` and its departments."""
+        result = await self.call("GET", "tag/get", params={"tagid": tag_id})
+        return list(result.get("userlist") or []), [int(p) for p in result.get("partylist") or []]
+
     # ---- calls, with the bounded retries described above
 
     async def call(self, method: str, path: str, *, params: dict | None = None,

@@ -49,6 +49,9 @@ class FakeBotAPI:
         self.files: dict[str, bytes] = {}
         self.errors: dict[str, deque[dict]] = defaultdict(deque)
         self._message_ids = itertools.count(100)
+        # What getWebhookInfo reports (setWebhook / deleteWebhook change the url).
+        self.webhook_url = ""
+        self.webhook_last_error: tuple[int, str] | None = None  # (unix time, message)
         self._new_call = asyncio.Event()
         self._server: uvicorn.Server | None = None
         self.port = 0
@@ -148,6 +151,21 @@ class FakeBotAPI:
 
     async def _m_getMe(self, params):
         return BOT_USER
+
+    async def _m_setWebhook(self, params):
+        self.webhook_url = params.get("url", "")
+        return True
+
+    async def _m_deleteWebhook(self, params):
+        self.webhook_url = ""
+        return True
+
+    async def _m_getWebhookInfo(self, params):
+        info = {"url": self.webhook_url, "has_custom_certificate": False,
+                "pending_update_count": 0 if self.webhook_url else len(self.updates)}
+        if self.webhook_url and self.webhook_last_error:
+            info["last_error_date"], info["last_error_message"] = self.webhook_last_error
+        return info
 
     async def _m_getUpdates(self, params):
         offset = int(params.get("offset") or 0)

@@ -46,6 +46,18 @@ class FakeWecomAPI:
         self._numbers = itertools.count(1)
         self._server: uvicorn.Server | None = None
         self.port = 0
+        # The company and the app's visible range (agent/get, user/simplelist, tag/get...):
+        # userid -> (name, departments); department -> its parent; tag -> (userids, departments).
+        self.users: dict[str, tuple[str, list[int]]] = {}
+        self.departments: dict[int, int] = {1: 0}
+        self.tags: dict[int, tuple[list[str], list[int]]] = {}
+        self.agent_name = "红盾"
+        self.visible_users: list[str] = []
+        self.visible_departments: list[int] = []
+        self.visible_tags: list[int] = []
+        self.agent_closed = False
+        self.honour_fetch_child = True  # False: user/simplelist ignores it, as documented now
+        self.untrusted_ip: str | None = None  # set: every call but gettoken answers 60020
 
     # ---- what tests use
 
@@ -65,6 +77,14 @@ class FakeWecomAPI:
             self.sticky_errors[path] = answer
         else:
             self.errors[path].extend([answer] * times)
+
+    def add_user(self, userid: str, name: str, department: int = 1) -> None:
+        self.users[userid] = (name, [department])
+
+    def distrust_ip(self, ip: str = "203.0.113.7") -> None:
+        """Our address is not among the app's trusted IPs: 60020 for every API call
+        (gettoken still answers), worded as WeCom words it."""
+        self.untrusted_ip = ip
 
     def expire_token(self) -> None:
         """The token handed out so far stops working, as after two hours."""
@@ -118,6 +138,11 @@ class FakeWecomAPI:
                 return {"errcode": 40014, "errmsg": "invalid access_token"}
         if self.errors[call.path]:
             return self.errors[call.path].popleft()
+        if self.untrusted_ip and call.path != "gettoken":
+            return {"errcode": 60020, "errmsg": (
+                "not allow to access from your ip, hint: [1700000000000000000000000], "
+                f"from ip: {self.untrusted_ip}, more info at "
+                "https://open.work.weixin.qq.com/devtool/query?e=60020")}
         return self.sticky_errors.get(call.path)
 
     async def _answer(self, call: Call) -> dict | Response:
@@ -145,4 +170,43 @@ class FakeWecomAPI:
                     "media_id": f"uploaded-{n}", "created_at": str(int(time.time()))}
         if call.path in ("message/update_template_card", "menu/create"):
             return {"errcode": 0, "errmsg": "ok"}
+        if call.path == "agent/get":
+            return {"errcode": 0, "errmsg": "ok", "agentid": int(call.params.get("agentid", 0)),
+                    "name": self.agent_name, "description": "",
+                    "allow_userinfos": {"user": [{"userid": u} for u in self.visible_users]},
+                    "allow_partys": {"partyid": list(self.visible_departments)},
+                    "allow_tags": {"tagid": list(self.visible_tags)},
+                    "close": int(self.agent_closed), "redirect_domain": "",
+                    "report_location_flag": 0, "isreportenter": 0, "home_url": ""}
+        if call.path == "department/simplelist":
+            top = int(call.params.get("id", 1))
+            return {"errcode": 0, "errmsg": "ok", "department_id": [
+                {"id": d, "parentid": self.departments[d], "order": 0}
+                for d in self._below(top)]}
+        if call.path == "user/simplelist":
+            top = int(call.params.get("department_id", 0))
+            if top not in self.departments:
+                return {"errcode": 60003, "errmsg": "department not found"}
+            wanted = ({top} if not (self.honour_fetch_child and call.params.get("fetch_child") == "1")
+                      else set(self._below(top)))
+            return {"errcode": 0, "errmsg": "ok", "userlist": [
+                {"userid": u, "name": name, "department": depts}
+                for u, (name, depts) in self.users.items() if wanted & set(depts)]}
+        if call.path == "tag/get":
+            tag = self.tags.get(int(call.params.get("tagid", 0)))
+            if tag is None:
+                return {"errcode": 40068, "errmsg": "invalid tagid"}
+            userids, parties = tag
+            return {"errcode": 0, "errmsg": "ok", "tagname": "tag", "partylist": list(parties),
+                    "userlist": [{"userid": u, "name": self.users.get(u, (u,))[0]}
+                                 for u in userids]}
         return {"errcode": 40035, "errmsg": "unknown path (fake)"}
+
+    def _below(self, top: int) -> list[int]:
+        """A department and every one under it."""
+        found, queue = [], [top] if top in self.departments else []
+        while queue:
+            d = queue.pop(0)
+            found.append(d)
+            queue += [c for c, parent in self.departments.items() if parent == d]
+        return found
