@@ -104,7 +104,7 @@ CHAT_METHODS = ("sendMessage", "editMessageText", "sendDocument", "sendPhoto")
 # out), and what the fakes check on the receiving side.
 TG_PER_SECOND = 30  # telegram_per_second: chat-bound calls a second, overall
 TG_CHAT_SECONDS = 1.0  # telegram_chat_seconds: between two messages to one chat, on average
-TG_CHAT_BURST = 3  # telegram_chat_burst: at most this many in TG_CHAT_BURST x TG_CHAT_SECONDS
+TG_CHAT_BURST = 5  # telegram_chat_burst: at most this many in TG_CHAT_BURST x TG_CHAT_SECONDS
 WC_PER_MINUTE = 30  # wecom_member_per_minute: messages a minute to one member
 
 assert len(AES_KEY) == 43

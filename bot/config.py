@@ -317,7 +317,7 @@ class LimitsConfig(_Section):
     telegram_chat_seconds: Annotated[float, Field(ge=0, le=60)] = 1.0
     # Telegram lets a chat have a short burst (a text and its PDF) as long as the pace
     # averages out: at most this many messages in burst × telegram_chat_seconds.
-    telegram_chat_burst: Annotated[int, Field(gt=0, le=20)] = 3
+    telegram_chat_burst: Annotated[int, Field(gt=0, le=20)] = 5
     telegram_group_per_minute: Annotated[int, Field(gt=0, le=1000)] = 20
     wecom_member_per_minute: Annotated[int, Field(gt=0, le=1000)] = 30
     # Benchmarks only: no limit at all. Real Telegram (a self-hosted Bot API server too)

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from bot.config import default_config
 from storage.db import create_engine, normalize_url, session_factory, upgrade_sync
 from storage.models import Base
+from tests.pg import on_server
 
 PG_URL = os.environ.get("REDSHIELD_TEST_DATABASE_URL")
 
@@ -47,21 +48,12 @@ def pg_schema():
     if not PG_URL:
         pytest.skip("REDSHIELD_TEST_DATABASE_URL is not set: PostgreSQL run skipped")
     schema = f"rs_test_{uuid.uuid4().hex[:10]}"
-
-    async def run(sql: str):
-        engine = create_engine(PG_URL)
-        try:
-            async with engine.begin() as conn:
-                await conn.execute(sa.text(sql))
-        finally:
-            await engine.dispose()
-
-    _blocking(run(f'CREATE SCHEMA "{schema}"'))
+    _blocking(on_server(f'CREATE SCHEMA "{schema}"'))
     try:
         upgrade_sync(PG_URL, schema=schema)
         yield schema
     finally:
-        _blocking(run(f'DROP SCHEMA "{schema}" CASCADE'))
+        _blocking(on_server(f'DROP SCHEMA "{schema}" CASCADE'))
 
 
 def _blocking(coro):

@@ -30,6 +30,7 @@ from storage.db import (
     upgrade_sync,
 )
 from tests.conftest import PG_URL
+from tests.pg import on_server
 from tests.test_cli import env_without_redshield, free_port
 
 REDSHIELD = [sys.executable, "-m", "bot.cli"]
@@ -69,15 +70,6 @@ class Target:
             await engine.dispose()
 
 
-async def _on_server(sql: str) -> None:
-    engine = create_engine(PG_URL)
-    try:
-        async with engine.begin() as conn:
-            await conn.execute(sa.text(sql))
-    finally:
-        await engine.dispose()
-
-
 @pytest.fixture(params=["sqlite", "postgresql"])
 async def target(request, tmp_path):
     port = free_port()  # `run` would serve there if it did not refuse
@@ -90,14 +82,14 @@ async def target(request, tmp_path):
     if not PG_URL:
         pytest.skip("REDSHIELD_TEST_DATABASE_URL is not set: PostgreSQL run skipped")
     schema = f"rs_upg_{uuid.uuid4().hex[:10]}"
-    await _on_server(f'CREATE SCHEMA "{schema}"')
+    await on_server(f'CREATE SCHEMA "{schema}"')
     (tmp_path / "config.toml").write_text(
         f'[database]\nurl = "{normalize_url(PG_URL)}"\nschema = "{schema}"\n[server]\nport = {port}\n',
         encoding="utf-8")
     try:
         yield Target(normalize_url(PG_URL), schema, tmp_path)
     finally:
-        await _on_server(f'DROP SCHEMA "{schema}" CASCADE')
+        await on_server(f'DROP SCHEMA "{schema}" CASCADE')
 
 
 # ---- migrate
