@@ -152,7 +152,9 @@ async def test_not_ready_when_the_database_is_unreachable(db, config, clock, lea
     if db.backend == "postgresql":
         gone = create_engine("postgresql+asyncpg://postgres@127.0.0.1:1/test")  # nothing listens
     else:
-        gone = create_engine(f"sqlite+aiosqlite:///{tmp_path}")  # a folder
+        garbage = tmp_path / "garbage.db"  # opens, then fails: no thread left connecting
+        garbage.write_bytes(b"not a database" * 100)
+        gone = create_engine(f"sqlite+aiosqlite:///{garbage}")
     try:
         status, body = await ready(Readiness(gone, config, scheduler=leading, clock=clock))
     finally:
