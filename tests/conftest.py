@@ -17,6 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from bot.config import default_config
 from storage.db import create_engine, normalize_url, session_factory, upgrade_sync
 from storage.models import Base
+from tests.fakes.telegram_api import FakeBotAPI
+from tests.fakes.wecom_api import TEST_CORP, TEST_SECRET, FakeWecomAPI
 from tests.pg import on_server
 
 PG_URL = os.environ.get("REDSHIELD_TEST_DATABASE_URL")
@@ -133,3 +135,22 @@ def chat(app):
     from tests.chatbot import TestBot
 
     return TestBot(app)
+
+
+# ---- the loopback fakes of the platforms' APIs
+
+
+@pytest.fixture
+async def tg_api():
+    fake = FakeBotAPI()
+    await fake.start()
+    yield fake
+    await fake.stop()
+
+
+@pytest.fixture
+async def wecom_api():
+    fake = FakeWecomAPI(TEST_CORP, TEST_SECRET)
+    await fake.start()
+    yield fake
+    await fake.stop()

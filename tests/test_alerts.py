@@ -31,11 +31,10 @@ from storage import outbox
 from storage.models import JobRun, Member, OutboxMessage
 from tests import factories as f
 from tests.chatbot import test_app
-from tests.fakes.telegram_api import FakeBotAPI
-from tests.fakes.wecom_api import FakeWecomAPI
+from tests.fakes.wecom_api import TEST_CORP, TEST_SECRET
 
 ROOT = Path(__file__).resolve().parents[1]
-CORP, SECRET = "wwalerts0001", "alerts-secret"
+CORP, SECRET = TEST_CORP, TEST_SECRET
 AES_KEY = base64.b64encode(b"0123456789abcdef0123456789ABCDEF").decode().rstrip("=")  # 43 characters
 
 
@@ -176,22 +175,6 @@ async def test_a_job_that_missed_its_run(db, clock, config, people):
 
 
 # ---- platforms refusing, as the delivery worker records it
-
-
-@pytest.fixture
-async def wecom_api():
-    fake = FakeWecomAPI(CORP, SECRET)
-    await fake.start()
-    yield fake
-    await fake.stop()
-
-
-@pytest.fixture
-async def tg_api():
-    fake = FakeBotAPI()
-    await fake.start()
-    yield fake
-    await fake.stop()
 
 
 async def test_wecom_refusing_the_ip_is_told_and_its_end(db, clock, config, people, app, wecom_api):

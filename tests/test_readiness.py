@@ -30,12 +30,12 @@ from storage.db import create_engine, session_factory
 from storage.models import JobRun, OutboxMessage
 from tests import factories as f
 from tests.fakes.telegram_api import FakeBotAPI
-from tests.fakes.wecom_api import FakeWecomAPI
+from tests.fakes.wecom_api import TEST_CORP, TEST_SECRET, FakeWecomAPI
 
 ROOT = Path(__file__).resolve().parents[1]
 REDIS_URL = os.environ.get("REDSHIELD_TEST_REDIS_URL")
 UNREACHABLE_REDIS = "redis://127.0.0.1:1/0"
-CORP, SECRET = "wwreadiness0001", "readiness-secret"
+CORP, SECRET = TEST_CORP, TEST_SECRET
 AES_KEY = base64.b64encode(b"0123456789abcdef0123456789ABCDEF").decode().rstrip("=")
 
 
@@ -55,22 +55,6 @@ async def leading(app):
     assert await app.scheduler.try_lead()
     yield app.scheduler
     await app.scheduler.release()
-
-
-@pytest.fixture
-async def tg_api():
-    fake = FakeBotAPI()
-    await fake.start()
-    yield fake
-    await fake.stop()
-
-
-@pytest.fixture
-async def wecom_api():
-    fake = FakeWecomAPI(CORP, SECRET)
-    await fake.start()
-    yield fake
-    await fake.stop()
 
 
 def with_telegram(config, api: FakeBotAPI):

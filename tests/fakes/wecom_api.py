@@ -33,6 +33,10 @@ class Call:
         return self.answer.get("errcode", 0) == 0
 
 
+# A company and app secret for tests that need no particular ones.
+TEST_CORP, TEST_SECRET = "wwredshieldtest01", "test-app-secret"
+
+
 class FakeWecomAPI:
     def __init__(self, corp_id: str = "wwfakecorp", secret: str = "fake-secret"):
         self.corp_id, self.secret = corp_id, secret
