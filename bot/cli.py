@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
 
 from bot.config import Config, ConfigError, default_config, load_config
@@ -32,8 +33,8 @@ def main(argv: list[str] | None = None) -> int:
             from storage.db import hide_passwords
 
             # A value is quoted back as given: a database URL's password is not.
-            print(f"configuration error in {first.config or 'config.toml'}:\n{hide_passwords(str(err))}",
-                  file=sys.stderr)
+            print(f"configuration error in {first.config or 'config.toml'} or the REDSHIELD_* "
+                  f"environment:\n{hide_passwords(str(err))}", file=sys.stderr)
             return 2
     logs.setup(config, first.log_level)
     from bot.bootstrap import load_plugins
@@ -50,6 +51,10 @@ def _run(args, config: Config | None, registry: Registry) -> int:
         return asyncio.run(args.func(config, registry, args)) or 0
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `redshield week … | head`: the reader has all it wanted
+        # What is still buffered goes nowhere, instead of failing again at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except CliError as err:
         print(err, file=sys.stderr)
         return 2
@@ -87,7 +92,7 @@ def _parser(registry: Registry) -> argparse.ArgumentParser:
     chat.add_argument("--project", help="project code, when the name is in several projects")
     chat.set_defaults(func=cmd_chat)
 
-    sub.add_parser("wecom-menu", help="create the WeCom app menu (巡查 / 隐患 / 举报 / 我的)"
+    sub.add_parser("wecom-menu", help="create the WeCom app menu (巡查 / 隐患 / 更多: 举报 我的 帮助)"
                    ).set_defaults(func=cmd_wecom_menu)
 
     run = sub.add_parser("run", help="run the bot (console demo when no platform is configured)")

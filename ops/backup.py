@@ -51,7 +51,7 @@ from sqlalchemy.engine import make_url
 
 from bot.config import Config
 from bot.core.registry import CliError, Job, Registry
-from bot.scheduler import daily
+from bot.scheduler import daily, lead_held
 from storage.db import MIGRATIONS, create_engine, hide_passwords, normalize_url, safe_url, upgrade_sync
 
 log = logging.getLogger("redshield.backup")
@@ -599,6 +599,16 @@ def _known(revision: str) -> bool:
         return False
 
 
+async def _bot_running(url: str, schema: str | None) -> bool:
+    """Whether a scheduler of this deployment holds its lock (a web worker alone cannot be
+    seen: the README says to stop them all)."""
+    engine = create_engine(url, schema=schema)
+    try:
+        return await lead_held(engine, schema)
+    finally:
+        await engine.dispose()
+
+
 async def restore(config: Config, folder: Path, *, migrate: bool = False, force: bool = False,
                   say=lambda line: None) -> dict:
     """Restore the backup in `folder` into the configured database and media folder.
@@ -637,6 +647,9 @@ async def restore(config: Config, folder: Path, *, migrate: bool = False, force:
         if source_schema != target_schema:
             raise BackupError(f"the backup holds schema {source_schema!r} and the configuration's is "
                               f"{target_schema!r}: set [database] schema = \"{source_schema}\" to restore it")
+    if here == "postgresql" and await _bot_running(url, config.database.schema or None):
+        raise BackupError("the bot is still running (a scheduler holds its lock on this database): stop "
+                          "every web worker and the scheduler first, then restore")
     if held and not force:
         raise BackupError(f"{safe_url(url)} holds data ({_held(held)}): add --force to replace it "
                           "(back it up first)")

@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from bot.bootstrap import load_plugins
 from bot.config import DailyTime
 from bot.core.registry import Registry
+from bot.scheduler import lock_key
 from ops import backup as ops_backup
 from ops.backup import BackupError, backup, prune, restore
 from storage.db import create_engine, normalize_url, session_factory, upgrade_sync
@@ -345,6 +346,22 @@ async def test_a_database_with_data_is_replaced_only_with_force(chat, db, config
     await db.engine.dispose()
     assert await tables(db) == live
     assert media_files(Path(config.media.dir)) == media_before
+
+
+async def test_restore_refuses_while_a_scheduler_of_the_bot_runs(chat, db, config, tmp_path):
+    if db.backend != "postgresql":
+        pytest.skip("a running SQLite bot holds no lock a restore could see")
+    await fill(chat, db)
+    made = await backup(config, tmp_path / "backups")
+    before = await tables(db)
+    key = lock_key(db.schema)
+    async with db.engine.connect() as running:  # the scheduler's lock, as `run` holds it
+        await running.execute(sa.text("SELECT pg_advisory_lock(:k)"), {"k": key})
+        with pytest.raises(BackupError, match="the bot is still running"):
+            await restore(config, made.path, force=True)
+        await running.execute(sa.text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+    assert await tables(db) == before  # nothing touched
+    await restore(config, made.path, force=True)  # stopped: it goes
 
 
 async def test_an_empty_migrated_database_needs_no_force(chat, db, config, tmp_path):
