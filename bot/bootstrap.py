@@ -87,21 +87,13 @@ class App:
             self._opened = True
         return self.sessions
 
-    async def run_now(self, name: str, work) -> tuple[int, int | None]:
-        """Run a job's work once, now, and send what it queued through the configured
-        platforms: (messages queued, messages handled; None when no platform is set up
-        and they wait in the outbox for `redshield run`)."""
+    async def run_now(self, name: str, work) -> int:
+        """Run a job's work once, now; returns how many messages it queued. An operator
+        command only queues: the running service's delivery worker sends them, so every
+        message passes the same outbox and the same sending limits (ruling 10)."""
         queued = await self.scheduler.run(name, work)
         await self.scheduler.release()
-        if not self.adapters:
-            return queued, None
-        for adapter in self.adapters:
-            await adapter.start()
-        try:
-            return queued, await self.deliverer.run_once()
-        finally:
-            for adapter in self.adapters:
-                await adapter.stop()
+        return queued
 
     async def close(self) -> None:
         await self.engine.anonymity.store.close()

@@ -123,12 +123,9 @@ async def cli_remind(app, args) -> int:
         async def work(session, at, config):
             return await personal_reminders(session, at, config, slot)
 
-        queued, sent = await app.run_now("remind_now", work)
-        if sent is None:
-            print(f"{queued} reminders queued; no chat platform is configured, so they wait "
-                  f"in the outbox until `redshield run`.")
-        else:
-            print(f"{queued} reminders queued, {sent} outbox messages handled.")
+        queued = await app.run_now("remind_now", work)
+        print(f"{queued} reminders queued: the running bot (`redshield run`, its scheduler) "
+              f"sends them, within the platforms' limits.")
         return 0
     async with sessions() as s:
         decisions = await personal_decisions(s, now, config)

@@ -108,8 +108,6 @@ class Inbox:
     """The test platform's side of delivery: files each message under its member."""
 
     platform = "test"
-    pace_overall = None
-    pace_per_chat = 0.0
 
     def __init__(self, sessions):
         self.sessions = sessions

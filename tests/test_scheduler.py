@@ -123,7 +123,7 @@ async def test_permanent_failures_are_recorded_not_retried(db, site, clock, conf
     from bot.adapters.base import DeliveryFailed
 
     class Blocked:
-        platform, pace_overall, pace_per_chat = "test", None, 0.0
+        platform = "test"
         calls = 0
 
         async def deliver(self, user_id, replies):

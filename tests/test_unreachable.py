@@ -8,11 +8,13 @@ import argparse
 import json
 
 import pytest
+import sqlalchemy as sa
 
+from bot.bootstrap import bootstrap
 from storage.directory import BLOCKED, NEVER_BOUND, mark_reachable, mark_unreachable, unreachable_members
-from storage.models import Member
+from storage.models import Member, OutboxMessage
 from tests import factories as f
-from tests.chatbot import hazard_until
+from tests.chatbot import Inbox, hazard_until
 
 
 @pytest.fixture
@@ -123,6 +125,19 @@ async def test_remind_dry_run_lists_who_the_reminder_cannot_reach(app, db, site,
     data = json.loads(await run_cli(app, capsys, "remind", dry_run=True, now=False, json=True))
     assert {d["name"]: (d["remind"], d["unreachable"]) for d in data} == {
         "张三": (True, "blocked"), "李四": (True, "never_bound"), "李安监": (True, None)}
+
+
+async def test_remind_now_only_queues_for_the_running_bot_to_send(app, db, site, capsys):
+    """Ruling 10: an operator command enqueues; the service's delivery worker sends, so
+    every message passes the one outbox and the shared sending limits."""
+    inbox = Inbox(db.sessions)  # a platform the members are on: nothing may reach it now
+    as_cli = bootstrap(app.config, app.clock, db=db.engine, registry=app.registry, targets=[inbox])
+    text = await run_cli(as_cli, capsys, "remind", dry_run=False, now=True, json=False)
+    assert text.startswith("3 reminders queued: the running bot")
+    async with db.sessions() as s:
+        rows = (await s.execute(sa.select(OutboxMessage))).scalars().all()
+    assert len(rows) == 3 and all(r.sent_at is None and r.attempts == 0 for r in rows)
+    assert inbox.received == {}
 
 
 # ---- the hazard views

@@ -159,8 +159,6 @@ class ConsoleOutbox:
     terminal too, marked with whom they are for, so a demo shows the whole loop."""
 
     platform = PLATFORM
-    pace_overall = None
-    pace_per_chat = 0.0
 
     def __init__(self, names: dict[str, str] | None = None):
         self.chat: ConsoleChat | None = None  # the terminal, once a chat is opened in it
