@@ -42,8 +42,13 @@ async def addresses(sessions: async_sessionmaker, member_ids: set[int]) -> dict[
                                       Identity.unreachable_since.is_(None)))
         for member_id, platform, external_id in rows:
             out[member_id].append((platform, external_id))
+        # An imported userid, unless WeCom said it is invalid (mark_unreachable records
+        # that as a marked wecom account): the same truth as unreachable_members.
+        marked = sa.select(Identity.id).where(
+            Identity.platform == "wecom", Identity.external_id == Member.wecom_userid,
+            Identity.unreachable_since.is_not(None)).exists()
         wecom = await s.execute(sa.select(Member.id, Member.wecom_userid)
-                                .where(Member.id.in_(member_ids), Member.wecom_userid.is_not(None)))
+                                .where(Member.id.in_(member_ids), Member.wecom_userid.is_not(None), ~marked))
         for member_id, userid in wecom:
             if ("wecom", userid) not in out[member_id]:
                 out[member_id].append(("wecom", userid))

@@ -19,7 +19,7 @@ from handlers.leave import on_leave
 from handlers.notices import translator_for
 from handlers.weeks import progress_bar, project_weeks, week_of
 from storage.directory import unreachable_members
-from storage.models import Member
+from storage.models import Member, Project
 
 
 def register(registry: Registry) -> None:
@@ -130,6 +130,7 @@ async def cli_remind(app, args) -> int:
     async with sessions() as s:
         decisions = await personal_decisions(s, now, config)
         cut_off = await unreachable_members(s, {d.member_id for d in decisions})
+        codes = dict((await s.execute(sa.select(Project.id, Project.code))).all())
     decisions = [replace(d, unreachable=cut_off.get(d.member_id)) for d in decisions]
     if args.json:
         print(json.dumps([d.__dict__ for d in decisions], ensure_ascii=False, indent=2))
@@ -141,6 +142,6 @@ async def cli_remind(app, args) -> int:
     for d in decisions:
         mark = "remind" if d.remind else "skip  "
         why = f", unreachable ({d.unreachable.replace('_', ' ')})" if d.unreachable else ""
-        print(f"  {mark} {d.name} (project {d.project_id}): {d.minutes}/{d.required} min, "
+        print(f"  {mark} {d.name} ({codes.get(d.project_id, d.project_id)}): {d.minutes}/{d.required} min, "
               f"{d.reason}{why}")
     return 0

@@ -121,6 +121,7 @@ async def test_remind_dry_run_lists_who_the_reminder_cannot_reach(app, db, site,
     assert lines["张三"].endswith("short, unreachable (blocked)")
     assert lines["李四"].endswith("short, unreachable (never bound)")
     assert lines["李安监"].endswith("short")
+    assert "张三 (P1):" in lines["张三"]  # the project by its code, as operators know it
 
     data = json.loads(await run_cli(app, capsys, "remind", dry_run=True, now=False, json=True))
     assert {d["name"]: (d["remind"], d["unreachable"]) for d in data} == {

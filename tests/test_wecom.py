@@ -721,6 +721,21 @@ async def test_a_member_wecom_cannot_reach_is_marked_unreachable(wecom, zhang, a
     assert "zhangsan" not in caplog.text
 
 
+@pytest.mark.parametrize("refusal", [dict(errcode=81013), dict(errcode=0, invaliduser="zhangsan")],
+                         ids=["81013", "invaliduser"])
+async def test_the_outbox_stops_writing_to_a_userid_wecom_refused(wecom, zhang, api, db, refusal):
+    """Once WeCom says the imported userid cannot be reached, delivery no longer picks it
+    (the same truth as the 📵 mark), until the member writes again."""
+    from bot.delivery import addresses
+
+    assert await addresses(db.sessions, {zhang.id}) == {zhang.id: [("wecom", "zhangsan")]}
+    api.fail("message/send", **refusal)
+    await wecom.member("zhangsan").says("我的")
+    assert await addresses(db.sessions, {zhang.id}) == {zhang.id: []}
+    await wecom.member("zhangsan").says("我的")  # writing again clears the mark
+    assert await addresses(db.sessions, {zhang.id}) == {zhang.id: [("wecom", "zhangsan")]}
+
+
 @pytest.mark.parametrize("errcode", [45009, 45033])
 async def test_a_rate_limited_call_is_retried(wecom, zhang, api, errcode):
     api.fail("message/send", errcode, times=2)
