@@ -82,3 +82,7 @@ def setup(config: Config | None, level: str | None = None) -> None:
     logging.getLogger("alembic").setLevel(logging.WARNING)
     # httpx logs every request URL at INFO, and Bot API and WeCom URLs carry secrets.
     logging.getLogger("httpx").setLevel(max(logging.WARNING, root.level))
+    # APScheduler says "Running job … executed successfully" at INFO for every run (the
+    # alert check runs each minute); its warnings (a missed or failed run) still show.
+    logging.getLogger("apscheduler.executors").setLevel(max(logging.WARNING, root.level))
+    logging.getLogger("apscheduler.scheduler").setLevel(max(logging.WARNING, root.level))

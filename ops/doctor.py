@@ -27,7 +27,7 @@ import re
 import shutil
 import tempfile
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -137,9 +137,12 @@ class Report:
 
 
 async def cli_doctor(app, args) -> int:
-    report = await diagnose(app.config, app.db, app.sessions,
-                            config_path=getattr(args, "config", None),
+    path = getattr(args, "config", None)
+    report = await diagnose(app.config, app.db, app.sessions, config_path=path,
                             timeout=getattr(args, "timeout", TIMEOUT))
+    if path:  # advice to copy and paste acts on the same configuration
+        report.checks = [replace(c, fix=c.fix.replace("`redshield ", f"`redshield --config {path} "))
+                         for c in report.checks]
     if getattr(args, "json", False):
         print(json.dumps(report.as_json(), ensure_ascii=False, indent=2))
     else:

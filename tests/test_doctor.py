@@ -404,3 +404,9 @@ def test_the_command_line(tmp_path):
     after = redshield("doctor")
     assert after.returncode == 0, after.stdout + after.stderr
     assert "The bot can work" in after.stdout
+
+    # With --config, its advice names the same file, so a pasted command acts on it.
+    (tmp_path / "other.toml").write_text('[database]\nurl = "sqlite+aiosqlite:///other.db"\n')
+    other = redshield("--config", "other.toml", "doctor")
+    assert other.returncode == 1
+    assert "→ run `redshield --config other.toml init`" in other.stdout
