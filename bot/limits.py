@@ -37,6 +37,7 @@ from sqlalchemy.dialects import postgresql
 
 from bot import metrics
 from bot.config import Config, LimitsConfig
+from bot.core.locks import KeyedLocks
 from storage.models import SendLimit
 
 log = logging.getLogger("redshield.limits")
@@ -63,9 +64,10 @@ class Rule:
 
 
 class Store(Protocol):
-    async def reserve(self, pause_key: str, rules: list[Rule]) -> float:
+    async def reserve(self, pause_key: str, rules: list[Rule], after: float = 0.0) -> float:
         """Record one send under every rule at the earliest moment all of them (and the
-        pause) allow; return the seconds to wait until then."""
+        pause) allow, `after` seconds from now at the earliest; return the seconds to wait
+        until then."""
 
     async def pause(self, pause_key: str, seconds: float) -> None:
         """No reservation before `seconds` from now."""
@@ -74,11 +76,11 @@ class Store(Protocol):
 
 
 def plan(now: float, paused_until: float, rules: list[Rule],
-         past: Callable[[Rule], list[float]]) -> tuple[float, dict[str, list[float]]]:
-    """The first moment, at or after now, that every rule allows one more send, and what
-    each rule records then. `past(rule)`: an ordered rule's last moments, oldest first
-    (at most `limit`); a slotted rule's taken slot numbers."""
-    at = max(now, paused_until)
+         past: Callable[[Rule], list[float]], after: float = 0.0) -> tuple[float, dict[str, list[float]]]:
+    """The first moment, at or after now + after, that every rule allows one more send,
+    and what each rule records then. `past(rule)`: an ordered rule's last moments, oldest
+    first (at most `limit`); a slotted rule's taken slot numbers."""
+    at = max(now + after, paused_until)
     for rule in rules:
         if rule.ordered and (times := past(rule)):
             at = max(at, times[-1])  # after the chat's last reservation: order is kept
@@ -108,14 +110,23 @@ class MemoryStore:
         self._times: dict[str, list[float]] = {}
         self._paused: dict[str, float] = {}
 
-    async def reserve(self, pause_key: str, rules: list[Rule]) -> float:
+    async def reserve(self, pause_key: str, rules: list[Rule], after: float = 0.0) -> float:
+        delay = self.earliest(pause_key, rules, after)
+        self.record(rules, delay)
+        return delay
+
+    def earliest(self, pause_key: str, rules: list[Rule], after: float = 0.0) -> float:
+        now = self.clock()
+        at, _ = plan(now, self._paused.get(pause_key, 0.0), rules,
+                     lambda rule: self._times.get(rule.key, []), after)
+        return at - now
+
+    def record(self, rules: list[Rule], delay: float) -> None:
         now = self.clock()
         if len(self._times) > 4096:
             self._forget(now)
-        at, record = plan(now, self._paused.get(pause_key, 0.0), rules,
-                          lambda rule: self._times.get(rule.key, []))
+        _, record = plan(now, 0.0, rules, lambda rule: self._times.get(rule.key, []), delay)
         self._times.update(record)
-        return at - now
 
     async def pause(self, pause_key: str, seconds: float) -> None:
         until = self.clock() + seconds
@@ -130,16 +141,17 @@ class MemoryStore:
         self._times.clear()
 
 
-# KEYS[1] the pause key, KEYS[2..] one per rule; ARGV: limit, window, ordered (1/0) for
-# each rule. An ordered rule's key is a list of its last `limit` moments, oldest first;
-# a slotted rule's, a sorted set of taken slot numbers. Same steps as plan().
+# KEYS[1] the pause key, KEYS[2..] one per rule; ARGV[1] the earliest moment, in seconds
+# from now; then limit, window, ordered (1/0) for each rule. An ordered rule's key is a
+# list of its last `limit` moments, oldest first; a slotted rule's, a sorted set of taken
+# slot numbers. Same steps as plan().
 _RESERVE = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
-local at = math.max(now, tonumber(redis.call('GET', KEYS[1]) or '0'))
+local at = math.max(now + tonumber(ARGV[1]), tonumber(redis.call('GET', KEYS[1]) or '0'))
 for i = 2, #KEYS do
-  local limit, window = tonumber(ARGV[3 * i - 5]), tonumber(ARGV[3 * i - 4])
-  if ARGV[3 * i - 3] == '1' and redis.call('LLEN', KEYS[i]) > 0 then
+  local limit, window = tonumber(ARGV[3 * i - 4]), tonumber(ARGV[3 * i - 3])
+  if ARGV[3 * i - 2] == '1' and redis.call('LLEN', KEYS[i]) > 0 then
     at = math.max(at, tonumber(redis.call('LINDEX', KEYS[i], -1)))
     if redis.call('LLEN', KEYS[i]) >= limit then
       at = math.max(at, tonumber(redis.call('LINDEX', KEYS[i], -limit)) + window)
@@ -147,8 +159,8 @@ for i = 2, #KEYS do
   end
 end
 for i = 2, #KEYS do
-  local limit, window = tonumber(ARGV[3 * i - 5]), tonumber(ARGV[3 * i - 4])
-  if ARGV[3 * i - 3] == '0' then
+  local limit, window = tonumber(ARGV[3 * i - 4]), tonumber(ARGV[3 * i - 3])
+  if ARGV[3 * i - 2] == '0' then
     local width = window / limit
     local slot = math.ceil(at / width - 1e-9)
     while redis.call('ZSCORE', KEYS[i], string.format('%d', slot)) do
@@ -157,15 +169,21 @@ for i = 2, #KEYS do
     at = math.max(at, slot * width)
     redis.call('ZADD', KEYS[i], slot, string.format('%d', slot))
     redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', math.floor(now / width) - 2)
-    redis.call('PEXPIRE', KEYS[i], math.ceil((at - now + window) * 1000) + 1000)
+    local keep = math.ceil((at - now + window) * 1000) + 1000
+    if redis.call('PTTL', KEYS[i]) < keep then  -- never shorter: later slots are kept
+      redis.call('PEXPIRE', KEYS[i], keep)
+    end
   end
 end
 for i = 2, #KEYS do
-  local limit, window = tonumber(ARGV[3 * i - 5]), tonumber(ARGV[3 * i - 4])
-  if ARGV[3 * i - 3] == '1' then
+  local limit, window = tonumber(ARGV[3 * i - 4]), tonumber(ARGV[3 * i - 3])
+  if ARGV[3 * i - 2] == '1' then
     redis.call('RPUSH', KEYS[i], string.format('%.6f', at))
     redis.call('LTRIM', KEYS[i], -limit, -1)
-    redis.call('PEXPIRE', KEYS[i], math.ceil((at - now + window) * 1000) + 1000)
+    local keep = math.ceil((at - now + window) * 1000) + 1000
+    if redis.call('PTTL', KEYS[i]) < keep then
+      redis.call('PEXPIRE', KEYS[i], keep)
+    end
   end
 end
 return string.format('%.6f', at - now)
@@ -191,9 +209,9 @@ class RedisStore:
         self._reserve = self.redis.register_script(_RESERVE)
         self._pause = self.redis.register_script(_PAUSE)
 
-    async def reserve(self, pause_key: str, rules: list[Rule]) -> float:
+    async def reserve(self, pause_key: str, rules: list[Rule], after: float = 0.0) -> float:
         keys = [self.PREFIX + pause_key, *(self.PREFIX + r.key for r in rules)]
-        args = [v for r in rules for v in (r.limit, f"{r.window:.6f}", int(r.ordered))]
+        args = [f"{after:.6f}", *(v for r in rules for v in (r.limit, f"{r.window:.6f}", int(r.ordered)))]
         return float(await self._reserve(keys=keys, args=args))
 
     async def pause(self, pause_key: str, seconds: float) -> None:
@@ -210,23 +228,25 @@ class PostgresStore:
     def __init__(self, sessions):
         self.sessions = sessions
 
-    async def reserve(self, pause_key: str, rules: list[Rule]) -> float:
+    async def reserve(self, pause_key: str, rules: list[Rule], after: float = 0.0) -> float:
         keys = sorted({pause_key, *(r.key for r in rules)})
         async with self.sessions() as s, s.begin():
             await s.execute(postgresql.insert(SendLimit)
                             .values([{"key": k, "times": "", "until": 0.0} for k in keys])
                             .on_conflict_do_nothing())
             rows = (await s.execute(
-                sa.select(SendLimit.key, SendLimit.times,
-                          sa.extract("epoch", sa.func.clock_timestamp()))
+                sa.select(SendLimit.key, SendLimit.times, SendLimit.until)
                 .where(SendLimit.key.in_(keys)).order_by(SendLimit.key).with_for_update())).all()
-            now = float(rows[0][2])
+            # The time once the rows are ours: a wait for their lock does not date us early.
+            now = float((await s.execute(sa.select(sa.extract("epoch", sa.func.clock_timestamp()))))
+                        .scalar_one())
             stored = {key: [float(x) for x in times.split()] for key, times, _ in rows}
+            until = {key: kept for key, _, kept in rows}
             paused = stored[pause_key][-1] if stored[pause_key] else 0.0
-            at, record = plan(now, paused, rules, lambda rule: stored[rule.key])
+            at, record = plan(now, paused, rules, lambda rule: stored[rule.key], after)
             await s.execute(sa.update(SendLimit), [
                 {"key": r.key, "times": " ".join(f"{x:.6f}" if r.ordered else f"{x:.0f}" for x in record[r.key]),
-                 "until": at + r.window} for r in rules])
+                 "until": max(until[r.key], at + r.window)} for r in rules])  # never shorter
         return at - now
 
     async def pause(self, pause_key: str, seconds: float) -> None:
@@ -242,9 +262,49 @@ class PostgresStore:
         pass
 
 
+class ChatsApart:
+    """PostgreSQL for the platform-wide rules, this process's memory for each chat's.
+
+    A chat's moments must not reach the database: rows of exact times under a chat's
+    pseudonym, kept until housekeeping (and in backups), could be matched with a named
+    member's exact-time writes and tell when an anonymous reporter talked to the bot.
+    So without Redis a chat's pace is kept per process (one chat's messages mostly go
+    through one process: the worker answering it, or the scheduler); several workers
+    should run with Redis anyway (the anonymous drafts need it)."""
+
+    def __init__(self, shared, chats: MemoryStore | None = None):
+        self.shared = shared
+        self.chats = chats or MemoryStore()
+        self._locks = KeyedLocks()
+
+    async def reserve(self, pause_key: str, rules: list[Rule], after: float = 0.0) -> float:
+        own = [r for r in rules if r.ordered]
+        wide = [r for r in rules if not r.ordered]
+        if not wide:
+            return await self.chats.reserve(pause_key, own, after)
+        # The chat's turn, then the first free platform slot from then; the chat records
+        # the moment finally taken (held under the chat's lock so its order stays).
+        async with self._locks.hold(own[0].key if own else ""):
+            first = self.chats.earliest(pause_key, own, after)
+            delay = await self.shared.reserve(pause_key, wide, first)
+            self.chats.record(own, delay)
+        return delay
+
+    async def pause(self, pause_key: str, seconds: float) -> None:
+        await self.chats.pause(pause_key, seconds)
+        await self.shared.pause(pause_key, seconds)
+
+    async def close(self) -> None:
+        await self.shared.close()
+        await self.chats.close()
+
+
 async def forget_old(session, now_epoch: float) -> None:
     """Housekeeping: rows whose moments no rule needs any more."""
     await session.execute(sa.delete(SendLimit).where(SendLimit.until < now_epoch))
+
+
+RETRY_STORE = 30.0  # seconds the fallback paces after the shared store failed
 
 
 class Limiter:
@@ -259,6 +319,7 @@ class Limiter:
         self.sleep = sleep
         self.fallback = fallback or MemoryStore()
         self._failing_since: float | None = None
+        self._retry_at = 0.0  # until then the fallback paces, the store is not asked
 
     # ---- the rules of each platform
 
@@ -291,12 +352,15 @@ class Limiter:
         """Sleep until the rules allow one more message; returns how long that was."""
         if self.config.lift:
             return 0.0
-        try:
-            delay = await self.store.reserve(platform + ":pause", rules)
-            self._failing_since = None
-        except Exception as err:  # the shared store is down: pace in this process
-            self._store_failed(err)
+        if time.monotonic() < self._retry_at:  # the store failed lately: no wait for its timeout
             delay = await self.fallback.reserve(platform + ":pause", rules)
+        else:
+            try:
+                delay = await self.store.reserve(platform + ":pause", rules)
+                self._failing_since = None
+            except Exception as err:  # the shared store is down: pace in this process
+                self._store_failed(err)
+                delay = await self.fallback.reserve(platform + ":pause", rules)
         metrics.limit_wait(platform, delay)
         if delay > 0:
             await self.sleep(delay)
@@ -314,6 +378,7 @@ class Limiter:
 
     def _store_failed(self, err: Exception) -> None:
         now = time.monotonic()
+        self._retry_at = now + RETRY_STORE
         if self._failing_since is None or now - self._failing_since > 60:
             log.warning("the shared sending limits cannot be read (%s); pacing in this process "
                         "meanwhile", type(err).__name__)
@@ -328,7 +393,7 @@ def limiter_for(config: Config, pseudonym: Callable[..., str], sessions=None) ->
     if config.redis_url:
         store: Store = RedisStore(config.redis_url)
     elif sessions is not None and config.database.url.startswith("postgresql"):
-        store = PostgresStore(sessions)
+        store = ChatsApart(PostgresStore(sessions))
     else:
         store = MemoryStore()
     if config.limits.lift:

@@ -529,10 +529,10 @@ class LeaveRequest(Base):
 
 
 class SendLimit(Base):
-    """The platforms' sending limits shared by every process when no Redis is configured:
-    per key (a pseudonym of the chat, or a platform's overall count) the moments of its
-    last sends, oldest first, as text; `until` (seconds since the epoch, the database's
-    clock) is when they stop mattering. Rows live seconds to a minute."""
+    """The platforms' platform-wide sending limits shared by every process when no Redis
+    is configured: per key (a platform's overall count, its pause) the taken slots or
+    moments, as text; `until` (seconds since the epoch, the database's clock) is when
+    they stop mattering. A chat's pace never comes here (bot/limits.py, ChatsApart)."""
 
     __tablename__ = "send_limits"
 

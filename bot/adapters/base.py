@@ -1,8 +1,6 @@
 """What every platform adapter offers the runner, and helpers they share."""
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import math
 from collections.abc import Callable
 from typing import Protocol
@@ -34,28 +32,6 @@ class Adapter(Protocol):
 
     async def deliver(self, user_id: str, replies: list[Reply]) -> None:
         """Send replies to a user unprompted (reminders, notices); raises DeliveryFailed."""
-
-
-class KeyedLocks:
-    """One asyncio lock per key (FIFO, so one chat's messages are handled in arrival
-    order), forgotten when nobody holds or waits for it."""
-
-    def __init__(self):
-        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
-
-    @contextlib.asynccontextmanager
-    async def hold(self, key: str):
-        lock, users = self._locks.get(key, (asyncio.Lock(), 0))
-        self._locks[key] = (lock, users + 1)
-        try:
-            async with lock:
-                yield
-        finally:
-            lock, users = self._locks[key]
-            if users == 1:
-                del self._locks[key]
-            else:
-                self._locks[key] = (lock, users - 1)
 
 
 def valid_position(latitude: float, longitude: float) -> bool:

@@ -8,7 +8,7 @@ from typing import Any
 from telegram import Update
 from telegram.ext import BaseUpdateProcessor
 
-from bot.adapters.base import KeyedLocks
+from bot.core.locks import KeyedLocks
 
 
 def chat_of(update: object) -> str:

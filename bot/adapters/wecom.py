@@ -44,7 +44,7 @@ from wechatpy.work.exceptions import InvalidCorpIdException
 from wechatpy.work.messages import ImageMessage, LocationMessage, TextMessage, VideoMessage, VoiceMessage
 
 from bot import metrics
-from bot.adapters.base import DeliveryFailed, KeyedLocks, split_text, utf8_size, valid_position
+from bot.adapters.base import DeliveryFailed, split_text, utf8_size, valid_position
 from bot.adapters.wecom_client import (
     ALL_INVALID,
     UNTRUSTED_IP,
@@ -70,6 +70,7 @@ from bot.core.contract import (
     Text,
 )
 from bot.core.engine import Engine
+from bot.core.locks import KeyedLocks
 from bot.limits import Limiter, MemoryStore
 
 log = logging.getLogger("redshield.wecom")
