@@ -57,8 +57,8 @@ PLATFORM_ERRORS = Counter("redshield_platform_errors", "Errors a chat platform a
 LIMIT_WAIT = Histogram("redshield_limit_wait_seconds", "Time a message waited for the platform's "
                        "sending limits (0 when it went at once)", ["platform"], registry=REGISTRY,
                        buckets=(0.01, 0.1, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0))
-PAUSES = Counter("redshield_limit_pauses", "Times a platform told us to slow down (Telegram's 429, "
-                 "WeCom's 45009) and every sender paused", ["platform"], registry=REGISTRY)
+PAUSES = Counter("redshield_limit_pauses", "Times a platform told us to slow down (Telegram's 429) "
+                 "and every sender paused", ["platform"], registry=REGISTRY)
 
 
 # ---- what the adapters and the delivery worker report
