@@ -90,10 +90,10 @@ class App:
     async def run_now(self, name: str, work) -> int:
         """Run a job's work once, now; returns how many messages it queued. An operator
         command only queues: the running service's delivery worker sends them, so every
-        message passes the same outbox and the same sending limits (ruling 10)."""
-        queued = await self.scheduler.run(name, work)
-        await self.scheduler.release()
-        return queued
+        message passes the same outbox and the same sending limits (ruling 10). It does not
+        take the scheduler's lead: the running service holds it (PostgreSQL's advisory lock),
+        and the notices' keys keep a message from going out twice."""
+        return await self.scheduler.run_once(name, work)
 
     async def close(self) -> None:
         await self.engine.anonymity.store.close()

@@ -136,6 +136,12 @@ class Scheduler:
     async def run(self, name: str, work: Work) -> int:
         if not await self.try_lead():
             return 0
+        return await self.run_once(name, work)
+
+    async def run_once(self, name: str, work: Work) -> int:
+        """Run the work once, now, in its own transaction, and queue its notices, whether or
+        not this process leads (an operator's `--now`: notices' keys keep a message from going
+        out twice). Returns how many notices were new."""
         now = self.clock()
         try:
             async with self.sessions() as session, session.begin():

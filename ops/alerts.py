@@ -4,7 +4,8 @@ Every minute the scheduling process looks at what `deploy/prometheus-alerts.yml`
 on, as far as the database tells it (so whichever process met the trouble):
 
 - `outbox`: the oldest due outbox message has waited longer than `[ops] outbox_max_age_minutes`;
-- `given_up`: messages were given up within the last hour;
+- `given_up`: messages were given up within the last hour (not these alerts themselves, nor
+  messages to members with no reachable account: never bound or blocked the bot is normal);
 - `platform`: a platform refuses the bot: messages not sent (or given up within the hour)
   whose last error is WeCom's 60020 (IP not trusted), 40001 / 40014 / 41001 (credentials,
   token), Telegram's InvalidToken (401), or many Telegram 403s (blocked) within the hour;
@@ -82,9 +83,20 @@ async def outbox_condition(session: AsyncSession, now: dt.datetime, config: Conf
         minutes=int(backlog.oldest_due_seconds // 60), limit=limit, due=backlog.due))
 
 
+# Give-ups that are no trouble of the bot's: its own alerts (a contact who cannot be
+# reached would keep the alert going, on and ended and on again, every hour), and messages
+# to members with no reachable account (never bound, blocked the bot: normal, shown with 📵).
+UNREACHABLE_ERROR = "no reachable account"  # bot.delivery's give-up when no account can be written to
+
+
+def _counted() -> sa.ColumnElement[bool]:
+    return sa.and_(OutboxMessage.kind != KIND,
+                   sa.or_(OutboxMessage.last_error.is_(None), OutboxMessage.last_error != UNREACHABLE_ERROR))
+
+
 async def given_up_condition(session: AsyncSession, now: dt.datetime) -> Condition:
     count = (await session.execute(sa.select(sa.func.count()).select_from(OutboxMessage).where(
-        OutboxMessage.failed_at >= _at(now - WINDOW, "since")))).scalar_one()
+        OutboxMessage.failed_at >= _at(now - WINDOW, "since"), _counted()))).scalar_one()
     return Condition("given_up", count > 0, lambda t: t(
         "⚠️ 红盾：最近一小时有 {count} 条消息发送失败，已放弃。原因见日志中的“given up”记录"
         "（收件人未绑定或已屏蔽，或平台配置有误）。").format(count=count))
@@ -104,7 +116,7 @@ async def platform_condition(session: AsyncSession, now: dt.datetime) -> Conditi
         *(count(error.like(f"%errcode {code}%")) for code in codes),
         count(error.like("%telegram: InvalidToken%")),
         count(sa.and_(recent, error.like("%telegram: blocked%"))),
-    ).select_from(OutboxMessage).where(considered)
+    ).select_from(OutboxMessage).where(considered, _counted())
     *wecom, telegram_token, telegram_blocked = (await session.execute(stmt)).one()
     seen = {code for code, n in zip(codes, wecom) if n}
     credentials = [str(code) for code in WECOM_CREDENTIALS if code in seen]
@@ -182,7 +194,8 @@ _warned: dict[str, dt.datetime] = {}
 
 async def resolve_contacts(session: AsyncSession, entries: tuple[str, ...], now: dt.datetime) -> list[Member]:
     """`[ops] contacts`: names as in the directory, or PROJECT_CODE/name. One that names no
-    member, or several, is left out with a warning (once an hour)."""
+    member, or several, or one no message can reach (never bound, blocked the bot), is left
+    out with a warning (once an hour)."""
     found: dict[int, Member] = {}
     for entry in entries:
         code, _, name = entry.strip().rpartition("/")
@@ -194,6 +207,14 @@ async def resolve_contacts(session: AsyncSession, entries: tuple[str, ...], now:
             _warned[entry] = now
             why = "names no member" if not members else "names several members (write PROJECT_CODE/name)"
             log.warning("[ops] contacts: %r %s; it gets no alerts", entry, why)
+    cut_off = await directory.unreachable_members(session, set(found))
+    for member_id, why in cut_off.items():
+        member = found.pop(member_id)
+        key = f"unreachable:{member_id}"
+        if now - _warned.get(key, dt.datetime.min.replace(tzinfo=dt.UTC)) >= QUIET:
+            _warned[key] = now
+            log.warning("[ops] contacts: %s (member %d) cannot be reached (%s); they get no alerts",
+                        member.name, member_id, why.replace("_", " "))
     return list(found.values())
 
 

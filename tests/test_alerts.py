@@ -28,7 +28,7 @@ from bot.delivery import Deliverer
 from bot.web import Readiness, build_web_app
 from ops import alerts
 from storage import outbox
-from storage.models import JobRun, Member, OutboxMessage
+from storage.models import JobRun, Member, OutboxMessage, Project
 from tests import factories as f
 from tests.chatbot import test_app
 from tests.fakes.wecom_api import TEST_CORP, TEST_SECRET
@@ -52,6 +52,7 @@ async def people(db):
         await f.member(s, p1, "李四")
         worker = await f.member(s, p1, "张三")
         await f.bind(s, wang, external_id="wang")
+        await f.bind(s, li, external_id="li")  # contacts are reachable; 张三 never bound
         return {"王红梅": wang.id, "李四": li.id, "张三": worker.id}
 
 
@@ -250,6 +251,65 @@ async def test_with_no_contact_found_nothing_is_remembered(db, clock, config, pe
     assert caplog.text.count("names no member") == 1  # said once an hour, not every minute
     clock.advance(minutes=1)
     assert len(await check(db, clock, with_contacts(config, "王虹梅", "P1/王红梅"))) == 1
+
+
+# ---- contacts no message can reach, and members who never bound
+
+
+async def alerts_delivered(app, clock, config) -> int:
+    """One run of the alerts as the scheduler runs them, its messages delivered at once
+    (the test inbox; a member with no account there is given up, as in production)."""
+    async def work(session, now, cfg):
+        return await alerts.check(session, now, config, [])
+
+    return await app.scheduler.run_once(alerts.JOB, work)
+
+
+async def test_an_unreachable_contact_does_not_keep_the_alert_going(db, clock, config, people, caplog,
+                                                                   monkeypatch):
+    """An alert to a contact with no reachable account is given up at once; that must not
+    keep `given_up` on (on, ended, on again every hour) for the contacts who get them."""
+    monkeypatch.setattr(alerts, "_warned", {})
+    async with db.sessions() as s, s.begin():
+        p1 = await s.get(Project, (await s.get(Member, people["王红梅"])).project_id)
+        nobody = (await f.member(s, p1, "赵六")).id  # never bound
+    cfg = with_contacts(config, "王红梅", "赵六")
+    app = test_app(cfg, clock, db)
+    inbox = app.deliverer.adapters["test"]
+    async with db.sessions() as s, s.begin():
+        await outbox.enqueue_many(s, [{"key": "gone", "kind": "test", "member_id": people["张三"],
+                                       "payload": []}], clock())
+        await s.execute(sa.update(OutboxMessage).values(failed_at=clock(), last_error="test: blocked"))
+    with caplog.at_level(logging.WARNING, logger="redshield.alerts"):
+        await alerts_delivered(app, clock, cfg)
+        for _ in range(6 * 12):  # six hours of checks, every five minutes
+            clock.advance(minutes=5)
+            await alerts_delivered(app, clock, cfg)
+    told = [r.text for r in inbox.received[people["王红梅"]]]
+    assert len(told) == 2, told  # once on, once ended: not on, ended, on again every hour
+    assert "最近一小时有 1 条消息发送失败，已放弃" in told[0]
+    assert told[1] == "✅ 红盾：最近一小时没有再放弃发送的消息。"
+    async with db.sessions() as s:
+        to_nobody = (await s.execute(sa.select(sa.func.count()).select_from(OutboxMessage).where(
+            OutboxMessage.kind == alerts.KIND, OutboxMessage.member_id == nobody))).scalar_one()
+    assert to_nobody == 0  # skipped, not queued to be given up
+    warned = caplog.text.count("cannot be reached (never bound)")
+    assert 1 <= warned <= 2  # at most once an hour: the two conditions' messages, an hour apart
+
+
+async def test_a_reminder_to_a_member_who_never_bound_is_no_alert(db, clock, config, people):
+    cfg = with_contacts(config, "王红梅")
+    app = test_app(cfg, clock, db)
+    async with db.sessions() as s, s.begin():
+        await outbox.enqueue_many(s, [{"key": "remind:1", "kind": "remind_personal",
+                                       "member_id": people["张三"], "payload": []}], clock())
+    assert await app.deliverer.run_once() == 1  # 张三 never bound: given up
+    async with db.sessions() as s:
+        [row] = (await s.execute(sa.select(OutboxMessage))).scalars().all()
+    assert row.failed_at is not None and row.last_error == "no reachable account"
+    assert await check(db, clock, cfg) == []
+    clock.advance(minutes=30)
+    assert await check(db, clock, cfg) == []
 
 
 # ---- the job, as the scheduler runs it

@@ -357,9 +357,11 @@ async def test_restore_refuses_while_a_scheduler_of_the_bot_runs(chat, db, confi
     key = lock_key(db.schema)
     async with db.engine.connect() as running:  # the scheduler's lock, as `run` holds it
         await running.execute(sa.text("SELECT pg_advisory_lock(:k)"), {"k": key})
-        with pytest.raises(BackupError, match="the bot is still running"):
-            await restore(config, made.path, force=True)
-        await running.execute(sa.text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+        try:
+            with pytest.raises(BackupError, match="the bot is still running"):
+                await restore(config, made.path, force=True)
+        finally:  # a pooled connection would keep the lock for the next test
+            await running.execute(sa.text("SELECT pg_advisory_unlock(:k)"), {"k": key})
     assert await tables(db) == before  # nothing touched
     await restore(config, made.path, force=True)  # stopped: it goes
 

@@ -11,6 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from bot.bootstrap import bootstrap
+from bot.scheduler import lock_key
 from storage.directory import BLOCKED, NEVER_BOUND, mark_reachable, mark_unreachable, unreachable_members
 from storage.models import Member, OutboxMessage
 from tests import factories as f
@@ -130,10 +131,22 @@ async def test_remind_dry_run_lists_who_the_reminder_cannot_reach(app, db, site,
 
 async def test_remind_now_only_queues_for_the_running_bot_to_send(app, db, site, capsys):
     """Ruling 10: an operator command enqueues; the service's delivery worker sends, so
-    every message passes the one outbox and the shared sending limits."""
+    every message passes the one outbox and the shared sending limits. The running bot
+    leads the scheduler (on PostgreSQL it holds the advisory lock): the command queues all
+    the same, without taking the lead."""
     inbox = Inbox(db.sessions)  # a platform the members are on: nothing may reach it now
     as_cli = bootstrap(app.config, app.clock, db=db.engine, registry=app.registry, targets=[inbox])
-    text = await run_cli(as_cli, capsys, "remind", dry_run=False, now=True, json=False)
+    service = None
+    if db.engine.dialect.name == "postgresql":  # the running service's scheduler
+        service = await db.engine.connect()
+        await service.execute(sa.text("SELECT pg_advisory_lock(:k)"), {"k": lock_key(db.schema)})
+    try:
+        text = await run_cli(as_cli, capsys, "remind", dry_run=False, now=True, json=False)
+        assert not as_cli.scheduler.leader
+    finally:
+        if service is not None:
+            await service.execute(sa.text("SELECT pg_advisory_unlock(:k)"), {"k": lock_key(db.schema)})
+            await service.close()
     assert text.startswith("3 reminders queued: the running bot")
     async with db.sessions() as s:
         rows = (await s.execute(sa.select(OutboxMessage))).scalars().all()
