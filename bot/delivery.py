@@ -67,6 +67,9 @@ class Deliverer:
         self.clock = clock
         self.batch = batch
         self.concurrency = asyncio.Semaphore(concurrency)
+        # Documents made at delivery (notice PDFs) each hold a database session and a
+        # worker thread: a backlog of a whole batch must not take the pool at once.
+        self.making = asyncio.Semaphore(4)
         self.wake = asyncio.Event()
 
     async def run_once(self) -> int:
@@ -101,7 +104,9 @@ class Deliverer:
         outcome, error = "failed", "no reachable account"
         if targets:
             try:
-                replies = await self.resolve(await serialize.load(row.payload, self.media))
+                stored = await serialize.load(row.payload, self.media)
+                async with self.making:
+                    replies = await self.resolve(stored)
             except Exception as err:  # a stored message that cannot be read will never send
                 replies, error = None, f"unreadable: {type(err).__name__}"
             if replies is not None:
