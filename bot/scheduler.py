@@ -64,10 +64,10 @@ def every(minutes: int) -> IntervalTrigger:
 async def housekeeping(session, now: dt.datetime, config: Config) -> list:
     """The runtime's own tables: de-duplication marks (redeliveries come within minutes),
     dialogs left to expire (an open question may hold what a member typed) and the
-    shared sending limits' rows (they matter for a minute at most)."""
+    platform-wide sending limits' rows past their use."""
     await dedup.forget_before(session, now - dt.timedelta(days=7))
     await dialogs.purge_expired(session, now)
-    await limits.forget_old(session, now.timestamp())  # sending limits' rows of chats gone quiet
+    await limits.forget_old(session, now.timestamp())
     return []
 
 
