@@ -44,6 +44,8 @@ from pydantic.fields import FieldInfo
 from pydantic_core import InitErrorDetails, PydanticCustomError, PydanticKnownError, core_schema
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
+from bot.core.i18n import N_
+
 __all__ = [
     "Config", "ConfigError", "DailyTime", "WeeklyTime", "default_config", "env_var_name", "load_config",
     # the sections
@@ -435,6 +437,32 @@ class PracticeConfig(_Section):
     off_site_credit: Literal["accepted", "always"] = "accepted"
 
 
+# Marked for translation: the /star buttons show a configured name in the member's
+# language when the catalog knows it.
+_BEHAVIOURS = {N_("正确佩戴安全帽/系挂安全带"): 2, N_("主动报告隐患"): 3, N_("制止违章"): 3,
+               N_("文明施工"): 1, N_("参加安全活动"): 1, N_("其他"): 1}
+
+
+class StarsConfig(_Section):
+    """行为安全之星: points per behaviour (the /star buttons, in this order) and per event."""
+
+    # A name is kept with each star (star_entries.reason: 100 characters).
+    behaviours: dict[Annotated[str, Field(min_length=1, max_length=100)], Positive] = Field(
+        default_factory=lambda: dict(_BEHAVIOURS), min_length=1)
+    # The bot's own events: a report confirmed 属实 (its reporter, or its receipt when
+    # anonymous), a hazard a worker reported that became a notice, each correct quiz answer.
+    violation_confirmed: Positive = 5
+    hazard_reported: Positive = 3
+    quiz_correct: Positive = 1
+    deduction: Positive = 5  # offered first when an officer deducts for a confirmed violation
+    max_deduction: Positive = 20
+    top: Positive = 3  # stars proposed each month
+    # Stars one member may give one worker for one behaviour a day.
+    per_worker_per_day: Positive = 1
+    withdraw_hours: Positive = 24  # the giver may withdraw within this; officers any time
+    consent_hours: Positive = 24  # how long a star's announcement waits for the worker's answer
+
+
 class BackupConfig(_Section):
     # Where the daily backup goes (a folder, ideally another disk); empty: no daily backup.
     dir: str = ""
@@ -457,6 +485,7 @@ class ScheduleConfig(_Section):
     overdue_check: DailyTime = DailyTime(9, 0)
     close_forgotten_every_minutes: Positive = 15
     retention_cleanup: DailyTime = DailyTime(3, 30)
+    monthly_stars: DailyTime = DailyTime(9, 0)  # on the 1st: the month's 行为安全之星 proposed
 
 
 class Config(BaseSettings):
@@ -484,6 +513,7 @@ class Config(BaseSettings):
     schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
     backup: BackupConfig = Field(default_factory=BackupConfig)
     ops: OpsConfig = Field(default_factory=OpsConfig)
+    stars: StarsConfig = Field(default_factory=StarsConfig)
 
     @classmethod
     def settings_customise_sources(
@@ -577,6 +607,14 @@ class _Environment(PydanticBaseSettingsSource):
     def _convert(text: str, annotation: Any) -> Any:
         if get_origin(annotation) is tuple:
             return [item.strip() for item in text.split(",") if item.strip()]
+        if get_origin(annotation) is dict:  # "name=2,other=3"
+            pairs = [item.partition("=") for item in text.split(",") if item.strip()]
+            if any(not sep for _, sep, _ in pairs):
+                return text  # reported as not a table
+            value_type = get_args(annotation)[1]
+            if get_origin(value_type) is Annotated:
+                value_type = get_args(value_type)[0]
+            return {k.strip(): _Environment._convert(v, value_type) for k, _, v in pairs}
         if annotation in _LAX:
             try:
                 return _LAX[annotation].validate_python(text.strip())
@@ -600,11 +638,14 @@ _MESSAGES = {
     "greater_than_equal": "must be {ge} or greater (got {input})",
     "string_too_short": "must not be empty",
     "literal_error": "must be one of {choices} (got {input!r})",
+    "dict_type": "must be a table, such as {{ \"文明施工\" = 1 }} (got {type})",
+    "too_short": "must not be empty",
 }
 # The same for a value from the environment that did not convert, naming the variable.
 _ENV_MESSAGES = {
     "int_type": "must be an integer (got {input!r})",
     "bool_type": "must be one of 1, 0, true, false, yes, no, on, off (got {input!r})",
+    "dict_type": "must be name=value pairs separated by commas (got {input!r})",
 }
 
 

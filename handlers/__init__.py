@@ -17,6 +17,7 @@ def register(registry: Registry) -> None:
         onboarding,
         patrol,
         reminders,
+        stars,
         team,
         violation,
         week_view,
@@ -24,6 +25,6 @@ def register(registry: Registry) -> None:
     )
 
     # The order is the order of /help, and of the demo data (the directory first).
-    for capability in (directory, onboarding, patrol, team, hazard, violation, me, leave,
+    for capability in (directory, onboarding, patrol, team, hazard, violation, stars, me, leave,
                        week_view, reminders, weekly_report, help):
         capability.register(registry)

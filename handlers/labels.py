@@ -12,6 +12,7 @@ ROLE_LABELS = {
     "committee": N_("分公司党委"),
     "assignee": N_("整改责任人"),
     "worker": N_("工友"),
+    "union": N_("工会"),
 }
 
 ZONE_KIND_LABELS = {

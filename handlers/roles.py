@@ -12,6 +12,7 @@ SAFETY_OFFICER = Role.safety_officer.value  # 安监
 COMMITTEE = Role.committee.value  # 分公司党委: every project
 ASSIGNEE = Role.assignee.value  # 整改责任人, often a subcontractor's crew lead
 WORKER = Role.worker.value  # 工友
+UNION = Role.union.value  # 工会: leads 行为安全之星 with the branch
 
 # Run the project's safety: alerted of 重大隐患 and close them, read violation reports.
 OFFICERS = frozenset({SAFETY_OFFICER, SECRETARY})
@@ -23,6 +24,10 @@ ORGANISERS = frozenset({LEADER, SECRETARY})
 TEAM = frozenset({VANGUARD, LEADER})
 # Take part in patrols: the Party members and the safety officers who walk with them.
 PATROLLERS = frozenset({MEMBER, VANGUARD, LEADER, SECRETARY, SAFETY_OFFICER})
+# Give a worker a star (点赞) and record 群星闪耀 activities: members, officers, the union.
+STAR_GIVERS = PATROLLERS | {COMMITTEE, UNION}
+# Run 行为安全之星: confirm the month's stars, hand out anonymous rewards (/redeem).
+STAR_ORGANISERS = frozenset({UNION, SECRETARY})
 
 
 def has(member, roles: frozenset[str] | str) -> bool:

@@ -10,10 +10,12 @@ from sqlalchemy.orm.attributes import flag_modified
 from storage.models import DialogState
 
 
-async def load(session: AsyncSession, platform: str, chat_id: str, user_id: str):
-    # Locked on PostgreSQL so two workers never advance one dialog at once.
+async def load(session: AsyncSession, platform: str, chat_id: str, user_id: str, *, lock: bool = True):
+    # Locked on PostgreSQL so two workers never advance one dialog at once. A lock writes
+    # the transaction's id into the row: a step that must leave no trace reads without it
+    # (and never changes the row).
     return await session.get(
-        DialogState, (platform, chat_id, user_id), with_for_update=True
+        DialogState, (platform, chat_id, user_id), with_for_update=lock
     )
 
 

@@ -59,6 +59,7 @@ class Role(str, enum.Enum):
     committee = "committee"
     assignee = "assignee"
     worker = "worker"
+    union = "union"  # 工会: runs 行为安全之星 with the branch
 
 
 class Project(Base):
@@ -110,6 +111,8 @@ class Member(Base):
     # WeCom users are known by their userid from the import: no invite code needed.
     wecom_userid: Mapped[str | None] = mapped_column(sa.String(64), unique=True)
     locale: Mapped[str | None] = mapped_column(sa.String(8))  # chosen with /lang
+    crew: Mapped[str | None] = mapped_column(sa.String(100))  # 班组: a worker's labour team
+    trade: Mapped[str | None] = mapped_column(sa.String(50))  # 工种: 钢筋工, 架子工...
     joined_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
 
     project: Mapped[Project] = relationship()
@@ -539,3 +542,106 @@ class SendLimit(Base):
     key: Mapped[str] = mapped_column(sa.String(80), primary_key=True)
     times: Mapped[str] = mapped_column(sa.Text, default="")
     until: Mapped[float] = mapped_column(sa.Float, default=0.0, index=True)
+
+
+# ---- 行为安全之星 (stars): points, the monthly star, 群星闪耀 activities
+
+
+class StarEntry(Base):
+    """One change to a worker's points: a star given (点赞), a reward for one of the bot's
+    own events, a deduction, or the withdrawal of an earlier entry. The ledger is only
+    ever added to: a withdrawal is a new entry pointing at the one it cancels."""
+
+    __tablename__ = "star_entries"
+    __table_args__ = (
+        # An event credits a worker once (a report confirmed twice over never pays twice).
+        sa.UniqueConstraint("worker_id", "ref"),
+        sa.Index("ix_star_entries_project_at", "project_id", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(sa.ForeignKey("projects.id", ondelete="CASCADE"))
+    worker_id: Mapped[int] = mapped_column(sa.ForeignKey("members.id", ondelete="CASCADE"), index=True)
+    points: Mapped[int] = mapped_column(sa.Integer)  # negative for deductions and withdrawals
+    source: Mapped[str] = mapped_column(sa.String(16))  # star | event | deduction | withdrawal
+    # What it is for: the behaviour (a star), the event's rule name, the violation (a deduction).
+    reason: Mapped[str] = mapped_column(sa.String(100))
+    note: Mapped[str | None] = mapped_column(sa.Text)  # the giver's note; why, for a deduction or withdrawal
+    photo: Mapped[str | None] = mapped_column(sa.String(200))  # a media store name
+    given_by_id: Mapped[int | None] = mapped_column(  # None: the bot's own event
+        sa.ForeignKey("members.id", ondelete="SET NULL"))
+    ref: Mapped[str | None] = mapped_column(sa.String(64))  # the event credited: "violation:12"
+    withdraws_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("star_entries.id", ondelete="CASCADE"), unique=True)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class StarReward(Base):
+    """An anonymous reporter's reward: credited to the receipt of a report confirmed 属实,
+    claimed once when the union enters the code. Nothing says who claimed it; both times
+    are kept to the hour."""
+
+    __tablename__ = "star_rewards"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(sa.ForeignKey("projects.id", ondelete="CASCADE"), index=True)
+    report_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("violation_reports.id", ondelete="SET NULL"), unique=True)
+    points: Mapped[int] = mapped_column(sa.Integer)
+    reason: Mapped[str] = mapped_column(sa.String(100))  # the event's rule name
+    credited_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)  # to the hour
+    claimed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)  # to the hour
+
+
+class StarAward(Base):
+    """A month's 行为安全之星 of a project: proposed from the ranking on the 1st, then
+    confirmed, replaced (by the next in the ranking) or skipped by the union or secretary."""
+
+    __tablename__ = "star_awards"
+    __table_args__ = (sa.UniqueConstraint("project_id", "month", "worker_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(sa.ForeignKey("projects.id", ondelete="CASCADE"))
+    month: Mapped[dt.date] = mapped_column(sa.Date)  # its first day
+    worker_id: Mapped[int] = mapped_column(sa.ForeignKey("members.id", ondelete="CASCADE"), index=True)
+    rank: Mapped[int] = mapped_column(sa.Integer)  # place in the month's ranking
+    points: Mapped[int] = mapped_column(sa.Integer)  # the month's points when proposed
+    status: Mapped[str] = mapped_column(sa.String(12))  # proposed | confirmed | replaced | skipped
+    decided_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("members.id", ondelete="SET NULL"))
+    decided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # Whether the worker lets their name be shown to others (RULINGS 11): None until they
+    # answer, which counts as no.
+    public: Mapped[bool | None] = mapped_column(sa.Boolean)
+    consent_asked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    announced_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class StarActivity(Base):
+    """A 群星闪耀 activity the union or branch held: 为工友送安全, a competition, ..."""
+
+    __tablename__ = "star_activities"
+    __table_args__ = (sa.Index("ix_star_activities_project_day", "project_id", "day"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(sa.ForeignKey("projects.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(sa.String(32))
+    day: Mapped[dt.date] = mapped_column(sa.Date)
+    place: Mapped[str] = mapped_column(sa.String(200))
+    headcount: Mapped[int] = mapped_column(sa.Integer)
+    note: Mapped[str | None] = mapped_column(sa.Text)
+    recorded_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("members.id", ondelete="SET NULL"))
+    recorded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+    photos: Mapped[list[StarActivityPhoto]] = relationship(
+        order_by="StarActivityPhoto.id", cascade="all, delete-orphan")
+
+
+class StarActivityPhoto(Base):
+    __tablename__ = "star_activity_photos"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    activity_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("star_activities.id", ondelete="CASCADE"), index=True)
+    media_name: Mapped[str] = mapped_column(sa.String(200))
+    added_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)

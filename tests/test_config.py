@@ -528,3 +528,21 @@ def test_database_schema_is_a_plain_name_and_postgresql_only(tmp_path):
     assert_error(errors, r"^database\.schema must be a plain PostgreSQL name")
     errors = errors_of(tmp_path, '[database]\nschema = "bot"')
     assert_error(errors, r"^database\.schema applies to PostgreSQL only")
+
+
+def test_star_behaviours_come_from_a_table_or_from_name_value_pairs(tmp_path):
+    path = tmp_path / "c.toml"
+    path.write_text('[stars]\nbehaviours = { "文明施工" = 1, "制止违章" = 4 }\n', encoding="utf-8")
+    assert load_config(path, env={}).stars.behaviours == {"文明施工": 1, "制止违章": 4}
+    env = {"REDSHIELD_STARS_BEHAVIOURS": "文明施工=2, 其他=1"}
+    assert list(load_config(path, env=env).stars.behaviours.items()) == [("文明施工", 2), ("其他", 1)]
+    for text, says in (("文明施工", "name=value pairs"), ("文明施工=a", "must be an integer"),
+                       ("文明施工=0", "greater than 0"), ("长" * 101 + "=1", "at most 100 characters")):
+        with pytest.raises(ConfigError, match=says):
+            load_config(path, env={"REDSHIELD_STARS_BEHAVIOURS": text})
+    path.write_text('[stars]\nbehaviours = "文明施工"\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match="stars.behaviours must be a table"):
+        load_config(path, env={})
+    path.write_text('[stars]\nbehaviours = {}\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match="stars.behaviours must not be empty"):
+        load_config(path, env={})

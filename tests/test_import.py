@@ -73,7 +73,7 @@ DIRECTORY = textwrap.dedent("""\
     active = false
     """)
 
-ROLE_LIST = "member vanguard leader secretary safety_officer committee assignee worker"
+ROLE_LIST = "member vanguard leader secretary safety_officer committee assignee worker union"
 
 
 def edited(text: str, changes: dict[int, str]) -> str:
@@ -494,3 +494,161 @@ async def test_member_rows_without_zones_are_accepted(db, clock, config):
     async with db.sessions() as s:
         names = sorted((await s.execute(sa.select(Member.name))).scalars())
     assert names == ["孙工友", "钱班长"]
+
+
+# ---- workers: crew (班组) and trade (工种), issue 16
+
+WORKERS = textwrap.dedent("""\
+    [[projects]]  # line 1
+    code = "P1"
+    name = "江湾项目"
+    branch = "江湾项目党支部"
+
+    [[members]]  # line 6
+    project = "P1"
+    name = "孙丽"
+    roles = ["union"]
+
+    [[members]]  # line 11
+    project = "P1"
+    name = "马强"
+    roles = ["worker"]
+    crew = "钢筋班"
+    trade = "钢筋工"
+
+    [[members]]  # line 18
+    project = "P1"
+    name = "吴海"
+    roles = ["worker"]
+    crew = "架子班"
+    trade = "架子工"
+    """)
+
+
+async def crews(db) -> dict[str, tuple[str | None, str | None]]:
+    async with db.sessions() as s:
+        rows = await s.execute(sa.select(Member.name, Member.crew, Member.trade))
+        return {name: (crew, trade) for name, crew, trade in rows.all()}
+
+
+async def test_workers_are_imported_with_crew_and_trade_and_get_invite_codes(db, clock, config):
+    result = await run_import(db, clock, config, WORKERS)
+
+    assert result.members_created == 3
+    assert await crews(db) == {"孙丽": (None, None), "马强": ("钢筋班", "钢筋工"),
+                               "吴海": ("架子班", "架子工")}
+    assert (await member(db, "孙丽")).role_names == {"union"}
+    assert (await member(db, "马强")).role_names == {"worker"}
+    # A worker may bind an account later, like anyone else.
+    assert [name for name, _, _ in result.invites] == ["孙丽", "马强", "吴海"]
+    assert set((await code_holders(db, clock)).values()) == {"孙丽", "马强", "吴海"}
+
+
+async def test_a_reimport_changes_a_given_crew_and_keeps_one_left_out(db, clock, config):
+    await run_import(db, clock, config, WORKERS)
+    # 马强 moves to another crew; 吴海's keys are dropped, and dropping them is no change.
+    changed = edited(WORKERS, {15: 'crew = "木工班"', 16: 'trade = "木工"', 22: "", 23: ""})
+
+    result = await run_import(db, clock, config, changed)
+
+    assert (result.members_created, result.members_updated) == (0, 1)
+    assert (await crews(db))["马强"] == ("木工班", "木工")
+    assert (await crews(db))["吴海"] == ("架子班", "架子工")
+
+    again = await run_import(db, clock, config, changed)
+    assert again.members_updated == 0
+
+
+async def test_crew_and_trade_columns_in_a_members_csv(db, clock, config):
+    await run_import(db, clock, config, first_lines(WORKERS, 4))
+    members = ("project,name,roles,crew,trade\n"
+               "P1,马强,worker,钢筋班,钢筋工\n"
+               "P1,吴海,worker,架子班,\n"
+               "P1,孙丽,union,,\n")
+
+    result = await run_import(db, clock, config, members, "members.csv")
+
+    assert result.members_created == 3
+    assert await crews(db) == {"马强": ("钢筋班", "钢筋工"), "吴海": ("架子班", None),
+                               "孙丽": (None, None)}
+
+    # Empty cells and a file without the columns keep what the members have.
+    updated = ("project,name,roles,crew,trade\n"
+               "P1,马强,worker,,钢筋工\n"
+               "P1,吴海,worker,电工班,电工\n")
+    result = await run_import(db, clock, config, updated, "members.csv")
+    assert result.members_updated == 1
+    result = await run_import(db, clock, config, "project,name,roles\nP1,马强,worker\n",
+                              "members.csv")
+    assert result.members_updated == 0
+    assert await crews(db) == {"马强": ("钢筋班", "钢筋工"), "吴海": ("电工班", "电工"),
+                               "孙丽": (None, None)}
+
+
+async def test_crew_and_trade_lengths_are_checked_by_line(db, clock, config):
+    too_long = edited(WORKERS, {15: f'crew = "{"钢" * 101}"', 23: f'trade = "{"架" * 51}"'})
+
+    problems = await rejected(db, clock, config, too_long)
+
+    assert problems.problems == [
+        Problem(11, f"crew '{'钢' * 101}' is longer than 100 characters"),
+        Problem(18, f"trade '{'架' * 51}' is longer than 50 characters"),
+    ]
+    # The limits themselves are accepted.
+    await run_import(db, clock, config,
+                     edited(WORKERS, {15: f'crew = "{"钢" * 100}"', 23: f'trade = "{"架" * 50}"'}))
+    assert await crews(db) == {"孙丽": (None, None), "马强": ("钢" * 100, "钢筋工"),
+                               "吴海": ("架子班", "架" * 50)}
+
+
+@pytest.mark.parametrize("changes, line, message", [
+    ({15: "crew = 3"}, 11, "crew must be text in quotes, not 3"),
+    ({16: 'trades = "钢筋工"'}, 11, "unknown key 'trades' in [[members]] (did you mean 'trade'?)"),
+    ({9: 'roles = ["unoin"]'}, 6,
+     f"unknown role 'unoin' (did you mean 'union'?); the roles are: {ROLE_LIST}"),
+])
+async def test_worker_row_problems(db, clock, config, changes, line, message):
+    problems = await rejected(db, clock, config, edited(WORKERS, changes))
+
+    assert problems.problems == [Problem(line, message)]
+
+
+async def test_chinese_crew_headers_are_pointed_to_the_english_names(db, clock, config):
+    await run_import(db, clock, config, first_lines(WORKERS, 4))
+    members = "project,name,roles,班组,工种\nP1,马强,worker,钢筋班,钢筋工\n"
+
+    problems = await rejected(db, clock, config, members, "members.csv")
+
+    assert problems.problems == [
+        Problem(1, "unknown column '班组' in the members header (did you mean 'crew'?)"),
+        Problem(1, "unknown column '工种' in the members header (did you mean 'trade'?)"),
+    ]
+
+
+async def test_the_demo_directory_has_the_union_and_eight_workers_in_four_crews(db, clock, config):
+    from handlers.directory import demo_directory
+
+    async with db.sessions() as s, s.begin():
+        loaded = await demo_directory(s, clock(), config)
+
+    assert loaded["project"] == "DEMO-01"
+    assert (await member(db, "孙丽")).role_names == {"union"}
+    workers = {name: crew_trade for name, crew_trade in (await crews(db)).items() if crew_trade[0]}
+    assert workers == {
+        "马强": ("钢筋班", "钢筋工"), "黄志明": ("钢筋班", "钢筋工"),
+        "周小兵": ("架子班", "架子工"), "吴海": ("架子班", "架子工"),
+        "郑国庆": ("木工班", "木工"), "冯涛": ("木工班", "木工"),
+        "何立新": ("电工班", "电工"), "许文": ("电工班", "电工"),
+    }
+    for name in workers:
+        assert (await member(db, name)).role_names == {"worker"}
+    assert len(await _all_members(db)) == 15
+
+
+def test_every_role_has_a_chinese_label():
+    from bot.core.i18n import Translator
+    from handlers.labels import ROLE_LABELS, roles_text
+    from storage.models import Role
+
+    assert set(ROLE_LABELS) == {r.value for r in Role}
+    assert roles_text(Translator("zh_CN"), {"union", "member"}) == "党员、工会"

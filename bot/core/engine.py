@@ -137,7 +137,9 @@ class Engine:
             return [], 0
         member = await directory.member_by_identity(session, msg.platform, msg.user_id)
         key = (msg.platform, msg.chat_id, msg.user_id)
-        row = await dialogs.load(session, *key)
+        command, _ = self.registry.match(msg)
+        # An untraced command leaves the account's rows alone, its dialog's lock included.
+        row = await dialogs.load(session, *key, lock=not (command is not None and command.untraced))
         kept = None if row else await self.anonymity.load_dialog(*key)  # an anonymous flow's
         if kept is not None:
             row = SimpleNamespace(**kept, expires_at=now + self.timeout)  # the store expires it
@@ -163,7 +165,7 @@ class Engine:
             if ask_first:
                 ctx.dialog = None  # nothing entered yet: the new command simply takes over
             await self._route(ctx)
-        if member is not None and not (anonymous_before or self._anonymous(ctx)):
+        if member is not None and not (anonymous_before or self._anonymous(ctx) or ctx.untraced):
             # Writes tied to the account, never in an anonymous report's transaction (on
             # PostgreSQL rows written together share a transaction id).
             await directory.mark_reachable(session, msg.platform, msg.user_id)  # can write again
@@ -178,7 +180,10 @@ class Engine:
 
     async def _finish(self, ctx: Ctx, key, row, kept_aside: bool = False) -> tuple[list[Reply], int]:
         aside = self._anonymous(ctx)
-        if row is not None and not kept_aside and (ctx.dialog is None or aside):
+        # An untraced command leaves the account's dialog row as it was (an open question
+        # stays open; its expiry is not pushed back).
+        stored = not ctx.untraced
+        if row is not None and not kept_aside and (ctx.dialog is None or aside) and stored:
             await dialogs.delete(ctx.session, key)
         if aside:  # not a row anyone can read: the account-free store, for the timeout
             d = ctx.dialog
@@ -186,7 +191,7 @@ class Engine:
                                                     "data": d.data}, self.timeout.total_seconds())
         elif kept_aside:
             await self.anonymity.drop_dialog(*key)
-        if ctx.dialog is not None and not aside:
+        if ctx.dialog is not None and not aside and stored:
             await dialogs.save(ctx.session, key, flow=ctx.dialog.flow, step=ctx.dialog.step,
                                token=ctx.dialog.token, data=ctx.dialog.data, now=ctx.now,
                                timeout=self.timeout)
@@ -255,6 +260,7 @@ class Engine:
             if ctx.dialog is not None:
                 await ctx.ask_again()  # a refused command leaves the open question as it was
             return
+        ctx.untraced = command.untraced
         if interruptions.optional(ctx) and not command.keeps_dialog:
             ctx.dialog = None
         if ctx.dialog is None or command.keeps_dialog:

@@ -61,6 +61,11 @@ class Command:
     shown_to: frozenset[str] | None = None  # /help lists it only for these roles (None: all allowed)
     keeps_dialog: bool = False  # acts on the open question itself (help, cancel) instead of replacing it
     cancels: bool = False  # what the 取消 button on every question runs
+    # Its transaction writes nothing tied to the account that sent it (no sign of life, no
+    # dialog row): for acts that must not be placed in time by who did them (a reward
+    # claimed with an anonymous reporter's code; on PostgreSQL rows written together share
+    # a transaction id).
+    untraced: bool = False
 
 
 class Step:
@@ -161,6 +166,7 @@ class Ctx:
         # A dialog set aside while a command runs beside it (a look-up); see interruptions.
         self.held: Dialog | None = None
         self.anonymity = None  # bot.core.anonymity.Anonymity: pseudonyms, the account-free store
+        self.untraced = False  # an untraced command runs (Command.untraced)
         self.set_locale(locale)
 
     def set_locale(self, locale: str) -> None:
@@ -177,6 +183,12 @@ class Ctx:
 
     def notify(self, notice: Notice) -> None:
         self.notices.append(notice)
+
+    async def emit(self, event: str, **data: Any) -> None:
+        """Tell the capabilities listening for `event` (Registry.on); they act in this
+        step's transaction, so what they write commits or rolls back with it."""
+        for listener in self.registry.listeners.get(event, ()):
+            await listener(self, **data)
 
     def last(self, work: Callable[[], Awaitable[None]]) -> None:
         """Run `work` after everything else the step's transaction writes, just before its

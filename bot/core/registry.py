@@ -51,6 +51,9 @@ class CliError(Exception):
 # belongs there, never on the event loop.
 Renderer = Callable[..., Awaitable[Callable[[], Reply] | None]]
 
+# What one capability does when another's event happens: (ctx, **the event's data).
+Listener = Callable[..., Awaitable[None]]
+
 # Demo data for an empty database: (session, now, config) -> what the banner may show.
 DemoLoader = Callable[["AsyncSession", dt.datetime, "Config"], Awaitable[dict | None]]
 
@@ -71,6 +74,7 @@ class Registry:
         self.demo_loaders: list[DemoLoader] = []
         self.demo_user: str | None = None  # whom the console demo chats as
         self.renderers: dict[str, Renderer] = {}  # by name, for contract.Deferred
+        self.listeners: dict[str, list[Listener]] = {}  # by event name, see on()
         self._jobs: list[Job] = []
         self._job_sources: list[Callable[[Config], Iterable[Job]]] = []
 
@@ -101,6 +105,19 @@ class Registry:
             raise ValueError(f"flow {flow.name!r} registered twice")
         self.flows[flow.name] = flow
         return flow
+
+    def on(self, event: str, listener: Listener) -> None:
+        """`listener(ctx, **data)` runs when a step emits `event` (`ctx.emit`), in that
+        step's transaction: how a capability reacts to another's events without either
+        importing the other (a report confirmed 属实 earns 行为安全之星 points). Events
+        emitted today:
+          violation_confirmed(report)          an officer settled a report as 属实
+          hazard_recorded(hazard, violation)   a hazard was recorded (violation: the
+                                               report it was made from, or None)
+          quiz_scored(member, correct, ref)    a quiz was finished (ref: unique per attempt)
+          report_tracked(report, lines)        /track shows a report to its reporter (append; read only)
+        """
+        self.listeners.setdefault(event, []).append(listener)
 
     # ---- scheduled jobs
 

@@ -95,7 +95,8 @@ async def cli_invite(app, args) -> int:
 
 
 async def demo_directory(session, now: dt.datetime, config) -> dict:
-    """One project, three zones, six members of long standing (so they have a history)."""
+    """One project, three zones and fifteen members (among them the union and eight
+    workers in four crews), all of long standing so they have a history."""
     directory = parse_directory(DEMO_FILE.read_bytes(), DEMO_FILE.name)
     # The loader is handed the config, not the App: the key is made from it (the same
     # HMAC as the engine's pseudonyms).

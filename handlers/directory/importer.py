@@ -10,11 +10,19 @@ The file format is an interface operators rely on:
 
     [[projects]]  code, name, branch
     [[zones]]     project, name, kind [, latitude, longitude, radius]
-    [[members]]   project, name, roles [, zones, wecom_userid, active, leave_until]
+    [[members]]   project, name, roles [, zones, wecom_userid, active, leave_until,
+                                        crew, trade]
 
 A CSV file holds one of the three; its header tells which (a `branch`
 column: projects, a `kind` column: zones, otherwise members). In CSV, lists
-are separated by `;` and an empty cell means "not given".
+are separated by `;` and an empty cell means "not given". Headers are the
+English key names above (`crew`, `trade`; not 班组, 工种).
+
+`crew` (班组, a worker's labour team) and `trade` (工种) are mostly for
+workers (roles = ["worker"]). Unlike the other optional keys, leaving them
+out on a re-import keeps what the member has: a crew may have been entered
+in chat, and an older file without these columns must not wipe it. A value
+given replaces the old one.
 """
 from __future__ import annotations
 
@@ -46,7 +54,8 @@ KEYS = {
     "projects": (("code", "name", "branch"), ()),
     "zones": (("project", "name", "kind"), GEOFENCE),
     # zones are optional: workers and crew leads own none.
-    "members": (("project", "name", "roles"), ("zones", "wecom_userid", "active", "leave_until")),
+    "members": (("project", "name", "roles"),
+                ("zones", "wecom_userid", "active", "leave_until", "crew", "trade")),
 }
 
 _LENGTHS = {
@@ -54,7 +63,8 @@ _LENGTHS = {
                  "branch": Project.branch.type.length},
     "zones": {"project": Project.code.type.length, "name": Zone.name.type.length},
     "members": {"project": Project.code.type.length, "name": Member.name.type.length,
-                "wecom_userid": Member.wecom_userid.type.length},
+                "wecom_userid": Member.wecom_userid.type.length,
+                "crew": Member.crew.type.length, "trade": Member.trade.type.length},
 }
 
 _LIST_SEPARATOR = re.compile(r"[;；]")  # the full-width one too: people type it in Chinese
@@ -118,6 +128,8 @@ class MemberRow:
     wecom_userid: str | None = None
     active: bool = True
     leave_until: dt.date | None = None
+    crew: str | None = None  # None: not given, keep the member's
+    trade: str | None = None
 
 
 @dataclass
@@ -273,8 +285,15 @@ def _csv_tables(text: str, problems: list[Problem]):
                            if name in required + optional}
 
 
+# Chinese headers people will write for the English keys; only suggested, not read.
+_HINTS = {"班组": "crew", "工种": "trade"}
+
+
 def _did_you_mean(word: str, choices: Iterable[str]) -> str:
-    close = difflib.get_close_matches(word, list(choices), n=1)
+    choices = list(choices)
+    if _HINTS.get(word) in choices:
+        return f" (did you mean {_HINTS[word]!r}?)"
+    close = difflib.get_close_matches(word, choices, n=1)
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
@@ -430,7 +449,8 @@ def _member(f: _Fields) -> MemberRow:
     return MemberRow(f.line, project, name, roles or [], zones or [],
                      wecom_userid=f.text("wecom_userid", required=False),
                      active=True if active is None else active,
-                     leave_until=f.date("leave_until"))
+                     leave_until=f.date("leave_until"),
+                     crew=f.text("crew", required=False), trade=f.text("trade", required=False))
 
 
 def _check_duplicates(directory: Directory, problems: list[Problem]) -> None:
@@ -556,7 +576,8 @@ async def _upsert_members(session, directory: Directory, known: _Known, result: 
         if member is None:
             member = Member(project_id=known.projects[row.project].id, name=row.name,
                             active=row.active, leave_until=row.leave_until,
-                            wecom_userid=row.wecom_userid, joined_at=now,
+                            wecom_userid=row.wecom_userid, crew=row.crew, trade=row.trade,
+                            joined_at=now,
                             roles=[MemberRole(role=r) for r in row.roles], zones=wanted_zones)
             session.add(member)
             result.members_created += 1
@@ -626,6 +647,10 @@ def _update_member(member: Member, row: MemberRow, zones: list[Zone]) -> bool:
         changed = True
     for attr in ("active", "leave_until", "wecom_userid"):
         if getattr(member, attr) != getattr(row, attr):
+            setattr(member, attr, getattr(row, attr))
+            changed = True
+    for attr in ("crew", "trade"):  # not given: keep (see the module docstring)
+        if getattr(row, attr) is not None and getattr(member, attr) != getattr(row, attr):
             setattr(member, attr, getattr(row, attr))
             changed = True
     return changed

@@ -236,6 +236,7 @@ async def save(ctx: Ctx) -> Hazard:
     await lifecycle.reported(ctx.session, hazard, ctx.member, now)
     if violation is not None:
         violation.status, violation.hazard_id, violation.closed_at = ViolationStatus.hazard, hazard.id, now
+    await ctx.emit("hazard_recorded", hazard=hazard, violation=violation)
     return await store.load(ctx.session, hazard.id)
 
 

@@ -94,6 +94,8 @@ async def violations_command(ctx: Ctx, msg: Incoming) -> None:
         await ctx.start(reply_flow, {"report_id": found.id})
     elif action in SETTLE:
         found.status, found.closed_at = ViolationStatus(action), ctx.now
+        if found.status is ViolationStatus.confirmed:
+            await ctx.emit("violation_confirmed", report=found)
         ctx.say(t("举报 #{id}：{status}。举报人查询时会看到。").format(
             id=found.id, status=t(STATUS[found.status])))
     elif action == "hazard":

@@ -210,6 +210,7 @@ async def ask_offer(ctx: Ctx) -> Choices:
         lines += [f"· {e.text}" for e in answers]
     else:
         lines.append(t("还没有回复。"))
+    await ctx.emit("report_tracked", report=found, lines=lines)  # others may add lines (a reward)
     return Choices("\n".join(lines), (Option(t("补充说明或照片"), "add"),))
 
 
