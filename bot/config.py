@@ -345,6 +345,13 @@ class TelegramConfig(_Section):
         lambda secret: f"must be 1-256 characters of A-Z, a-z, 0-9, _ and - (got {len(secret)} characters)",
     )] = Field("", repr=False)
 
+    # The bot's @username (without the @), for t.me links people scan: a lesson's check-in
+    # QR code. Empty: no such links (the code is shown alone).
+    bot_username: Annotated[str, _rule(
+        lambda name: not name or re.fullmatch(r"[A-Za-z][A-Za-z0-9_]{3,31}", name),
+        lambda name: f"must be a Telegram username: 4-32 letters, digits or _ (got {name!r})",
+    )] = ""
+
     # These read `mode`, which is validated before them.
     @field_validator("webhook_url")
     @classmethod
@@ -463,6 +470,17 @@ class StarsConfig(_Section):
     consent_hours: Positive = 24  # how long a star's announcement waits for the worker's answer
 
 
+class LessonsConfig(_Section):
+    """红盾课堂 and quizzes."""
+
+    # Check-in is open from this long before a lesson starts to this long after it ends.
+    checkin_early_minutes: Positive = 15
+    checkin_late_minutes: Positive = 30
+    code_length: Annotated[int, Field(ge=6, le=12)] = 6  # RULINGS 12: at least 6
+    quiz_questions: Annotated[int, Field(gt=0, le=50)] = 10  # drawn per attempt
+    quiz_attempts: Positive = 1  # per person and quiz
+
+
 class BackupConfig(_Section):
     # Where the daily backup goes (a folder, ideally another disk); empty: no daily backup.
     dir: str = ""
@@ -486,6 +504,8 @@ class ScheduleConfig(_Section):
     close_forgotten_every_minutes: Positive = 15
     retention_cleanup: DailyTime = DailyTime(3, 30)
     monthly_stars: DailyTime = DailyTime(9, 0)  # on the 1st: the month's 行为安全之星 proposed
+    lesson_reminder_minutes: Positive = 60  # the audience is reminded this long before a lesson
+    lesson_record_check: DailyTime = DailyTime(10, 0)  # organisers of yesterday's incomplete records
 
 
 class Config(BaseSettings):
@@ -514,6 +534,7 @@ class Config(BaseSettings):
     backup: BackupConfig = Field(default_factory=BackupConfig)
     ops: OpsConfig = Field(default_factory=OpsConfig)
     stars: StarsConfig = Field(default_factory=StarsConfig)
+    lessons: LessonsConfig = Field(default_factory=LessonsConfig)
 
     @classmethod
     def settings_customise_sources(

@@ -28,6 +28,12 @@ PATROLLERS = frozenset({MEMBER, VANGUARD, LEADER, SECRETARY, SAFETY_OFFICER})
 STAR_GIVERS = PATROLLERS | {COMMITTEE, UNION}
 # Run 行为安全之星: confirm the month's stars, hand out anonymous rewards (/redeem).
 STAR_ORGANISERS = frozenset({UNION, SECRETARY})
+# Plan 红盾课堂 lessons (and name who organises each).
+LESSON_PLANNERS = frozenset({SECRETARY})
+# Set quizzes and 安全知识技能竞赛.
+QUIZ_SETTERS = frozenset({SECRETARY, SAFETY_OFFICER, UNION})
+# Who 管理人员 are in a lesson's audience: everyone but these (RULINGS 13).
+NOT_MANAGERS = frozenset({WORKER, ASSIGNEE})
 
 
 def has(member, roles: frozenset[str] | str) -> bool:

@@ -645,3 +645,133 @@ class StarActivityPhoto(Base):
         sa.ForeignKey("star_activities.id", ondelete="CASCADE"), index=True)
     media_name: Mapped[str] = mapped_column(sa.String(200))
     added_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+# ---- 红盾课堂 (lessons), the question bank and quizzes, zone education records
+
+
+class Lesson(Base):
+    """A 红盾课堂 lesson: planned by the secretary, run by its organiser, complete once its
+    photos, materials and summary are in."""
+
+    __tablename__ = "lessons"
+    __table_args__ = (sa.Index("ix_lessons_project_starts", "project_id", "starts_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(sa.ForeignKey("projects.id", ondelete="CASCADE"))
+    title: Mapped[str] = mapped_column(sa.String(200))
+    form: Mapped[str] = mapped_column(sa.String(32))  # 党课, 主题党日, 小品, 安全培训, ...
+    starts_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    ends_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    place: Mapped[str] = mapped_column(sa.String(200))
+    audience: Mapped[str] = mapped_column(sa.String(16))  # managers | workers | all | crews
+    crews: Mapped[list] = mapped_column(sa.JSON, default=list)  # the chosen 班组, for "crews"
+    organiser_id: Mapped[int | None] = mapped_column(sa.ForeignKey("members.id", ondelete="SET NULL"))
+    planned_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("members.id", ondelete="SET NULL"))
+    # Shown by the organiser during the lesson; valid only in its check-in window.
+    checkin_code: Mapped[str | None] = mapped_column(sa.String(16))
+    headcount: Mapped[int | None] = mapped_column(sa.Integer)  # people on the paper sheet
+    summary: Mapped[str | None] = mapped_column(sa.Text)
+    completed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)  # record complete
+    reminded_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)  # the audience, before
+    record_reminded_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)  # the organiser, after
+    cancelled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+    files: Mapped[list[LessonFile]] = relationship(order_by="LessonFile.id", cascade="all, delete-orphan")
+
+
+class LessonFile(Base):
+    """What a lesson leaves behind: photos, the paper sign-in sheet, materials (a PDF
+    kept in the media store, or a link to a video)."""
+
+    __tablename__ = "lesson_files"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lesson_id: Mapped[int] = mapped_column(sa.ForeignKey("lessons.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(sa.String(16))  # photo | signin | document | link
+    media_name: Mapped[str | None] = mapped_column(sa.String(200))
+    url: Mapped[str | None] = mapped_column(sa.String(500))
+    title: Mapped[str | None] = mapped_column(sa.String(200))
+    added_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class LessonAttendance(Base):
+    """A member who checked in to a lesson with its code."""
+
+    __tablename__ = "lesson_attendance"
+
+    lesson_id: Mapped[int] = mapped_column(sa.ForeignKey("lessons.id", ondelete="CASCADE"), primary_key=True)
+    member_id: Mapped[int] = mapped_column(sa.ForeignKey("members.id", ondelete="CASCADE"), primary_key=True,
+                                           index=True)
+    checked_in_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class Question(Base):
+    """A question of the bank (`redshield questions import`), shared by every project."""
+
+    __tablename__ = "questions"
+    __table_args__ = (sa.UniqueConstraint("category", "text"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    category: Mapped[str] = mapped_column(sa.String(100))  # e.g. a JGJ 59 item: 脚手架
+    text: Mapped[str] = mapped_column(sa.String(500))
+    options: Mapped[list] = mapped_column(sa.JSON)  # 2 to 5 texts
+    answer: Mapped[int] = mapped_column(sa.Integer)  # index into options
+    explanation: Mapped[str | None] = mapped_column(sa.Text)
+    active: Mapped[bool] = mapped_column(sa.Boolean, default=True)
+    imported_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class Quiz(Base):
+    """A quiz after a lesson, or a project's 安全知识技能竞赛 over a date range."""
+
+    __tablename__ = "quizzes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(sa.ForeignKey("projects.id", ondelete="CASCADE"), index=True)
+    lesson_id: Mapped[int | None] = mapped_column(sa.ForeignKey("lessons.id", ondelete="CASCADE"))
+    title: Mapped[str] = mapped_column(sa.String(200))
+    category: Mapped[str | None] = mapped_column(sa.String(100))  # None: any
+    question_count: Mapped[int] = mapped_column(sa.Integer)
+    attempts: Mapped[int] = mapped_column(sa.Integer)  # per person
+    opens_on: Mapped[dt.date] = mapped_column(sa.Date)
+    closes_on: Mapped[dt.date] = mapped_column(sa.Date)  # the last day, inclusive
+    created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("members.id", ondelete="SET NULL"))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class QuizAttempt(Base):
+    """One person's go at a quiz: the questions drawn, the answers given, the score."""
+
+    __tablename__ = "quiz_attempts"
+    __table_args__ = (sa.Index("ix_quiz_attempts_quiz_member", "quiz_id", "member_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    quiz_id: Mapped[int] = mapped_column(sa.ForeignKey("quizzes.id", ondelete="CASCADE"))
+    member_id: Mapped[int] = mapped_column(sa.ForeignKey("members.id", ondelete="CASCADE"))
+    question_ids: Mapped[list] = mapped_column(sa.JSON)
+    answers: Mapped[list] = mapped_column(sa.JSON, default=list)  # option index per question answered
+    score: Mapped[int] = mapped_column(sa.Integer, default=0)
+    started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class EduRecord(Base):
+    """责任区 education a member held in their zone: a 晨会, 班前讲话, 专题培训 or 谈心谈话
+    (of a 谈心谈话 only who talked with how many, and the topic: never what was said)."""
+
+    __tablename__ = "edu_records"
+    __table_args__ = (sa.Index("ix_edu_records_project_day", "project_id", "day"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(sa.ForeignKey("projects.id", ondelete="CASCADE"))
+    zone_id: Mapped[int | None] = mapped_column(sa.ForeignKey("zones.id", ondelete="SET NULL"))
+    member_id: Mapped[int] = mapped_column(sa.ForeignKey("members.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(sa.String(16))
+    topic: Mapped[str] = mapped_column(sa.String(200))
+    crew: Mapped[str | None] = mapped_column(sa.String(100))
+    headcount: Mapped[int] = mapped_column(sa.Integer)
+    photo: Mapped[str | None] = mapped_column(sa.String(200))
+    day: Mapped[dt.date] = mapped_column(sa.Date)
+    recorded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
