@@ -13,6 +13,7 @@ def register(registry: Registry) -> None:
         hazard,
         help,
         leave,
+        lessons,
         me,
         onboarding,
         patrol,
@@ -25,6 +26,6 @@ def register(registry: Registry) -> None:
     )
 
     # The order is the order of /help, and of the demo data (the directory first).
-    for capability in (directory, onboarding, patrol, team, hazard, violation, stars, me, leave,
+    for capability in (directory, onboarding, patrol, team, hazard, violation, stars, lessons, me, leave,
                        week_view, reminders, weekly_report, help):
         capability.register(registry)

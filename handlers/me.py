@@ -10,6 +10,7 @@ from handlers import roles
 from handlers.hazard.views import my_hazards
 from handlers.labels import LANGUAGE_NAMES, ZONE_KIND_LABELS, duration_text, roles_text
 from handlers.leave import my_leave
+from handlers.lessons.edu import my_education
 from handlers.patrol.progress import standing, standing_text
 from handlers.weeks import member_weeks, week_of
 from storage import patrols as patrol_store
@@ -85,7 +86,8 @@ async def pick(ctx: Ctx, code: str) -> None:
 async def me(ctx: Ctx, msg: Incoming) -> None:
     # The 2+2 is the Party members' practice: a worker or a crew lead sees their hazards only.
     patrols = await patrol_summary(ctx) if roles.has(ctx.member, roles.MEMBER) else None
-    parts = [profile_text(ctx), await my_leave(ctx), patrols, await my_hazards(ctx)]
+    parts = [profile_text(ctx), await my_leave(ctx), patrols, await my_education(ctx),
+             await my_hazards(ctx)]
     ctx.say("\n\n".join(p for p in parts if p))
 
 

@@ -4,7 +4,8 @@ happened: who is on leave (🏖, not counted), what was not counted and why
 (forgotten patrols after their last sign of life, off-site patrols not accepted),
 the off-site patrols awaiting the safety officer, who took part in each team
 patrol, and who the bot's messages cannot reach (📵: never bound, or blocked). A week
-in which nobody owed anything shows "—"."""
+in which nobody owed anything shows "—". Below the 2+2, who recorded 责任区教育 that
+week and how often (handlers/lessons/edu.py)."""
 from __future__ import annotations
 
 import json
@@ -20,6 +21,7 @@ from handlers.operator import project_of
 from handlers.patrol.fix import may_review
 from handlers.patrol.progress import day_runs, days_text, minutes_between
 from handlers.weeks import MemberWeek, ProjectWeek, Week, parse_week, project_weeks, week_of
+from storage import edu as edu_store
 from storage import patrols as store
 from storage.directory import unreachable_members
 
@@ -113,10 +115,23 @@ def pending_lines(t: Translator, week: Week, pending) -> list[str]:
     return lines
 
 
+def education_lines(t: Translator, education) -> list[str]:
+    """责任区教育 of the week: one line per member who recorded any, most first."""
+    if not education:
+        return []
+    lines = [t("责任区教育：")]
+    lines += ["  " + t("{name} 教育 {n} 次").format(name=e.name, n=e.records)
+              for e in education[:NAMES_LISTED]]
+    if len(education) > NAMES_LISTED:
+        lines.append("  " + t("…等 {n} 人").format(n=len(education)))
+    return lines
+
+
 def table_text(t: Translator, project_name: str, pw: ProjectWeek, pending=(),
-               unreachable: dict[int, str] | None = None) -> str:
+               unreachable: dict[int, str] | None = None, education=()) -> str:
     """The table; `unreachable` (member id -> why, storage.directory.unreachable_members)
-    marks who the bot's messages do not reach, with a legend line."""
+    marks who the bot's messages do not reach, with a legend line; `education`
+    (storage.edu.member_counts) adds who recorded 责任区教育."""
     unreachable = unreachable or {}
     lines = [t("{project} · {week}（{start}–{end}）").format(
         project=project_name, week=str(pw.week),
@@ -126,6 +141,7 @@ def table_text(t: Translator, project_name: str, pw: ProjectWeek, pending=(),
         lines.append(member_line(t, pw, m, m.member_id in unreachable))
     lines += team_lines(t, pw)
     lines += pending_lines(t, pw.week, pending)
+    lines += education_lines(t, education)
     if any(m.member_id in unreachable for m in pw.members):
         lines.append(unreachable_legend(t))
     return "\n".join(lines)
@@ -146,7 +162,7 @@ def member_json(m: MemberWeek, unreachable: dict[int, str]) -> dict:
 
 
 def table_json(project_code: str, pw: ProjectWeek, pending=(),
-               unreachable: dict[int, str] | None = None) -> dict:
+               unreachable: dict[int, str] | None = None, education=()) -> dict:
     owing, unreachable = pw.owing, unreachable or {}
     return {
         "project": project_code, "week": str(pw.week),
@@ -167,6 +183,8 @@ def table_json(project_code: str, pw: ProjectWeek, pending=(),
                                "start": p.started_at.isoformat(), "end": p.ended_at.isoformat(),
                                "minutes": minutes_between(p.started_at, p.ended_at)}
                               for p, name in pending],
+        "education": [{"member_id": e.member_id, "name": e.name, "records": e.records}
+                      for e in education],
     }
 
 
@@ -190,6 +208,11 @@ async def cut_off(session, pw: ProjectWeek) -> dict[int, str]:
     return await unreachable_members(session, {m.member_id for m in pw.members})
 
 
+async def educated(session, project_id: int, week: Week):
+    """Who recorded 责任区教育 in the week, with how many (storage.edu.member_counts)."""
+    return await edu_store.member_counts(session, project_id, week.start.date(), week.end.date())
+
+
 async def week_command(ctx: Ctx, msg: Incoming) -> None:
     t = ctx.t
     arg = msg.text.strip()
@@ -208,12 +231,13 @@ async def week_command(ctx: Ctx, msg: Incoming) -> None:
     pw = await project_week(ctx.session, ctx.config, project_id, week)
     pending = await awaiting(ctx.session, ctx.config, project_id, week)
     unreachable = await cut_off(ctx.session, pw)
+    education = await educated(ctx.session, project_id, week)
     options = [Option(t("上一周"), f"/week {week.previous()}")]
     if pending and await may_review(ctx):
         options.insert(0, Option(t("逐条认可（{n}）").format(n=len(pending)), "/offsite"))
     if roles.has(ctx.member, roles.SECRETARY):
         options.append(Option(t("请假名单"), "/leave list"))
-    ctx.send(Choices(table_text(t, ctx.member.project.name, pw, pending, unreachable),
+    ctx.send(Choices(table_text(t, ctx.member.project.name, pw, pending, unreachable, education),
                      tuple(options)))
 
 
@@ -238,10 +262,11 @@ async def cli_week(app, args) -> int:
         pw = await project_week(s, config, project.id, week)
         pending = await awaiting(s, config, project.id, week)
         unreachable = await cut_off(s, pw)
+        education = await educated(s, project.id, week)
     if args.json:
-        print(json.dumps(table_json(project.code, pw, pending, unreachable), ensure_ascii=False,
-                         indent=2))
+        print(json.dumps(table_json(project.code, pw, pending, unreachable, education),
+                         ensure_ascii=False, indent=2))
     else:
         print(table_text(Translator(config.locale.default), project.name, pw, pending,
-                         unreachable))
+                         unreachable, education))
     return 0

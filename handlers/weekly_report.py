@@ -8,7 +8,8 @@ leave all week are shown as 请假 and not counted; minutes not counted (forgott
 patrols after their last sign of life, off-site patrols not accepted) are named
 with who and how many; each team patrol lists who took part; a week in which
 nobody owed anything shows "—". A week not yet over is reported as of now: a
-hazard is overdue only once its deadline has passed by now.
+hazard is overdue only once its deadline has passed by now. Each zone's line tells
+its patrols and 责任区教育 in the month of the report's last day, up to that day.
 
 Charts are drawn with matplotlib's object API (a `Figure` on an Agg canvas, no
 pyplot and no change to the global rcParams), with Debian's WenQuanYi Micro Hei
@@ -39,6 +40,7 @@ from handlers.operator import project_of
 from handlers.patrol.progress import days_text
 from handlers.week_view import member_marks, personal_line, team_lines
 from handlers.weeks import ProjectWeek, Week, parse_week, project_weeks, week_of
+from storage import edu as edu_store
 from storage.models import Hazard, Member, MemberRole, Project, UTCDateTime, ViolationReport
 
 
@@ -50,6 +52,7 @@ def register(registry: Registry) -> None:
 
 
 SHORT_LISTED = 10  # short members named in the text; the rest are counted
+ZONES_LISTED = 12  # zones with a line of their own; the rest are counted
 NAME_CHARS = 10  # longer names are cut in the charts
 
 FONT_FILES = (  # Debian's fonts-wqy-microhei, installed by scripts/setup.sh
@@ -89,6 +92,9 @@ class ProjectReport:
     hazards_overdue: int  # still open at the week's end (or now) with the deadline passed
     violation_reports: int  # received during the week
     as_of: dt.datetime | None = None  # set when the week is not over yet: counted up to now
+    # Each zone's patrols and education in the month of the week's last day counted
+    # (project_reports(..., zones=True)); empty when not asked for or without zones.
+    zones: tuple[edu_store.ZoneActivity, ...] = ()
 
     @property
     def week(self) -> Week:
@@ -97,6 +103,11 @@ class ProjectReport:
     @property
     def met(self) -> int:
         return self.patrols.met_count
+
+    @property
+    def counted_to(self) -> dt.datetime:
+        """The end of what was counted: the week's end, or now in a week not over."""
+        return self.as_of or self.week.end
 
     @property
     def total(self) -> int:
@@ -112,12 +123,21 @@ def _count_if(condition):
     return sa.func.coalesce(sa.func.sum(sa.case((condition, 1), else_=0)), 0)
 
 
+def zone_month(week: Week, counted_to: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
+    """The month the zones' lines cover: from the 1st of the month of the last day counted
+    to the end of what was counted (local moments)."""
+    last_day = (counted_to.astimezone(week.tz) - dt.timedelta(microseconds=1)).date()
+    return dt.datetime.combine(last_day.replace(day=1), dt.time(0), tzinfo=week.tz), \
+        counted_to.astimezone(week.tz)
+
+
 async def project_reports(session: AsyncSession, config, week: Week,
                           project_id: int | None = None,
-                          now: dt.datetime | None = None) -> list[ProjectReport]:
+                          now: dt.datetime | None = None, *,
+                          zones: bool = False) -> list[ProjectReport]:
     """The week's report of one project, or of every project (ordered by code), in five
-    queries whatever the number of projects. A week not over by `now` is reported as of
-    `now`."""
+    queries whatever the number of projects (six `zones`: each zone's patrols and
+    education this month). A week not over by `now` is reported as of `now`."""
     practice = config.practice
     ws, we = _at(week.start, "ws"), _at(week.end, "we")
     # A hazard is overdue at the week's end (or now, in a week not over) when its deadline
@@ -158,6 +178,9 @@ async def project_reports(session: AsyncSession, config, week: Week,
         reports = reports.where(ViolationReport.project_id == project_id)
     report_counts = dict((await session.execute(reports)).all())
 
+    zone_counts = await edu_store.zone_activity(session, *zone_month(week, as_of), week.tz,
+                                                project_id) if zones else {}
+
     out = []
     for p in projects:
         pw = weeks.get(p.id) or ProjectWeek(week, [], 0, practice.team_minutes,
@@ -167,6 +190,7 @@ async def project_reports(session: AsyncSession, config, week: Week,
             ProjectInfo(p.id, p.code, p.name), pw,
             int(h.opened) if h else 0, int(h.closed) if h else 0, int(h.overdue) if h else 0,
             int(report_counts.get(p.id, 0)), as_of if as_of < week.end else None,
+            tuple(zone_counts.get(p.id, ())),
         ))
     return out
 
@@ -223,6 +247,20 @@ def leave_and_flags(t: Translator, report: ProjectReport) -> list[str]:
     return lines
 
 
+def zone_lines(t: Translator, report: ProjectReport) -> list[str]:
+    """责任区 11-01–11-22: then per zone 施工现场A区：巡查 5 次 · 教育 3 次."""
+    if not report.zones:
+        return []
+    start, end = zone_month(report.week, report.counted_to)
+    last = (end - dt.timedelta(microseconds=1)).date()
+    lines = [t("责任区（{start}–{end}）：").format(start=f"{start:%m-%d}", end=f"{last:%m-%d}")]
+    lines += ["  " + t("{zone}：巡查 {patrols} 次 · 教育 {education} 次").format(
+        zone=z.name, patrols=z.patrols, education=z.education) for z in report.zones[:ZONES_LISTED]]
+    if len(report.zones) > ZONES_LISTED:
+        lines.append("  " + t("…等 {n} 个责任区").format(n=len(report.zones)))
+    return lines
+
+
 def report_text(t: Translator, report: ProjectReport) -> str:
     pw = report.patrols
     lines = [_title(t, report), personal_line(t, pw)]
@@ -237,6 +275,7 @@ def report_text(t: Translator, report: ProjectReport) -> str:
     lines.append(_hazard_line(t, report.hazards_opened, report.hazards_closed,
                               report.hazards_overdue))
     lines.append(t("违章举报：{n} 条").format(n=report.violation_reports))
+    lines += zone_lines(t, report)
     return "\n".join(lines)
 
 
@@ -471,7 +510,7 @@ async def weekly_report_notices(session, now: dt.datetime, config) -> list[Notic
     """Monday's report of the week before: each project's text and chart to its
     secretaries and safety officers, one cross-project summary to the committee."""
     week = week_of(now, config.tz).previous()
-    reports = await project_reports(session, config, week)
+    reports = await project_reports(session, config, week, zones=True)
     if not reports:
         return []
     by_project = {r.project.id: r for r in reports}
@@ -526,7 +565,7 @@ async def cli_report(app, args) -> int:
     sessions = await app.open()
     async with sessions() as s:
         project_id = (await project_of(s, args.project)).id if args.project else None
-        found = await project_reports(s, config, week, project_id, now=app.clock())
+        found = await project_reports(s, config, week, project_id, now=app.clock(), zones=True)
     t = Translator(config.locale.default)
     args.out.mkdir(parents=True, exist_ok=True)
     for r in found:

@@ -35,6 +35,14 @@ async def test_options_are_numbered_and_picked_by_number(console):
     assert "Party member" in await console("/me")
 
 
+async def test_a_long_or_odd_number_is_text_not_a_crash(console):
+    await console("/lang")
+    for line in ("9" * 5000, "²"):  # past int()'s digit limit; a digit int() refuses
+        shown = await console(line)
+        assert "[1] 中文" in shown  # not a tap: the question is asked again
+    assert "English" in await console("2")
+
+
 async def test_options_are_picked_by_label(console):
     await console("语言")
     assert "English" in await console("english")

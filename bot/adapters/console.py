@@ -95,7 +95,10 @@ class ConsoleChat:
             return None
         options = self.buttons.options
         chosen = next((o for o in options if o.label.casefold() == line.casefold()), None)
-        if chosen is None and line.isdigit() and 1 <= int(line) <= len(options):
+        # A button's number is a few ASCII digits: int() refuses thousands of digits
+        # (Python's limit) and the "²" that isdigit() accepts.
+        if (chosen is None and line.isascii() and line.isdigit() and len(line) <= 3
+                and 1 <= int(line) <= len(options)):
             chosen = options[int(line) - 1]
         if chosen is None:
             return None

@@ -114,7 +114,7 @@ class Registry:
           violation_confirmed(report)          an officer settled a report as 属实
           hazard_recorded(hazard, violation)   a hazard was recorded (violation: the
                                                report it was made from, or None)
-          quiz_scored(member, correct, ref)    a quiz was finished (ref: unique per attempt)
+          quiz_scored(member, correct, ref)    a person's first attempt at a quiz was finished
           report_tracked(report, lines)        /track shows a report to its reporter (append; read only)
         """
         self.listeners.setdefault(event, []).append(listener)
