@@ -244,8 +244,9 @@ def _key_line(lines: list[str], key: str) -> int | None:
     return next((n for n, text in enumerate(lines, 1) if pattern.match(text)), None)
 
 
-def _csv_tables(text: str, problems: list[Problem]):
-    """(kind, physical line, {column: cell}) for each row of the file."""
+def csv_lines(text: str, problems: list[Problem]) -> list[tuple[int, list[str]]] | None:
+    """The non-empty rows of a CSV file with the physical line each starts on (a quoted
+    cell may span lines); None, with the problem noted, for a broken or empty file."""
     reader = csv.reader(io.StringIO(text, newline=""))
     rows: list[tuple[int, list[str]]] = []
     last = 0
@@ -255,10 +256,18 @@ def _csv_tables(text: str, problems: list[Problem]):
             last = reader.line_num
     except csv.Error as err:
         problems.append(Problem(last + 1, f"CSV: {err}"))
-        return
+        return None
     rows = [(line, cells) for line, cells in rows if any(c.strip() for c in cells)]
     if not rows:
         problems.append(Problem(None, "the file is empty"))
+        return None
+    return rows
+
+
+def _csv_tables(text: str, problems: list[Problem]):
+    """(kind, physical line, {column: cell}) for each row of the file."""
+    rows = csv_lines(text, problems)
+    if rows is None:
         return
     header_line, header = rows[0]
     columns = [c.strip().lower() for c in header]

@@ -19,8 +19,6 @@ cells are left out, and a letter names its column (C: option_c).
 """
 from __future__ import annotations
 
-import csv
-import io
 import re
 import sys
 import tomllib
@@ -36,6 +34,7 @@ from handlers.directory.importer import (
     _did_you_mean,
     _header_lines,
     _key_line,
+    csv_lines,
 )
 from storage.models import Question
 from storage.quizzes import NewQuestion, upsert_questions
@@ -137,19 +136,8 @@ def _toml_rows(text: str, problems: list[Problem]):
 def _csv_rows(text: str, problems: list[Problem]):
     """(physical line, fields) for each row of the file: options as (letter, text) of the
     option cells that are filled in."""
-    reader = csv.reader(io.StringIO(text, newline=""))
-    rows: list[tuple[int, list[str]]] = []
-    last = 0
-    try:
-        for cells in reader:
-            rows.append((last + 1, cells))
-            last = reader.line_num
-    except csv.Error as err:
-        problems.append(Problem(last + 1, f"CSV: {err}"))
-        return
-    rows = [(line, cells) for line, cells in rows if any(c.strip() for c in cells)]
-    if not rows:
-        problems.append(Problem(None, "the file is empty"))
+    rows = csv_lines(text, problems)
+    if rows is None:
         return
     header_line, header = rows[0]
     columns = [c.strip().lower() for c in header]

@@ -13,7 +13,8 @@ from bot.core.registry import Registry
 from bot.core.steps import ask_text, pick_one
 from handlers import photos as photo_rules
 from handlers import roles
-from handlers.dates import parse_day, parse_number, today
+from handlers.dates import parse_number
+from handlers.day_steps import held_on
 from storage import star_activities as store
 from storage.models import StarActivity, StarActivityPhoto
 
@@ -46,28 +47,9 @@ async def kind(ctx: Ctx, value: str) -> None:
     await ctx.goto(day)
 
 
-async def ask_day(ctx: Ctx) -> Choices:
-    t, now = ctx.t, today(ctx)
-    return Choices(t("活动是哪天举办的？点按钮或输入日期，如 12-01。"),
-                   (Option(t("今天"), now.isoformat()),
-                    Option(t("昨天"), (now - dt.timedelta(days=1)).isoformat())))
-
-
-@flow.step(accepts={Kind.choice, Kind.text}, ask=ask_day)
-async def day(ctx: Ctx, msg: Incoming) -> None:
-    t, now = ctx.t, today(ctx)
-    if msg.kind is Kind.choice:
-        if not ctx.offered(msg.choice):
-            return await ctx.reject()
-        held = dt.date.fromisoformat(msg.choice)
-    else:
-        held = parse_day(msg.text, now, prefer="past")
-    if held is None:
-        return await ctx.reject(t("没看懂这个日期，请点按钮或输入如 12-01。"))
-    if held > now:
-        return await ctx.reject(t("只能记录已经举办的活动，日期不能晚于今天。"))
-    if held < now - dt.timedelta(days=MAX_AGE_DAYS):
-        return await ctx.reject(t("只能记录 {n} 天内举办的活动。").format(n=MAX_AGE_DAYS))
+@held_on(flow, N_("活动是哪天举办的？点按钮或输入日期，如 12-01。"), max_age_days=MAX_AGE_DAYS,
+         future=N_("只能记录已经举办的活动，日期不能晚于今天。"), too_old=N_("只能记录 {n} 天内举办的活动。"))
+async def day(ctx: Ctx, held: dt.date) -> None:
     ctx.data["day"] = held.isoformat()
     await ctx.goto(place)
 
