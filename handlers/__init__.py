@@ -13,6 +13,7 @@ def register(registry: Registry) -> None:
         hazard,
         help,
         leave,
+        ledgers,
         lessons,
         me,
         onboarding,
@@ -26,6 +27,6 @@ def register(registry: Registry) -> None:
     )
 
     # The order is the order of /help, and of the demo data (the directory first).
-    for capability in (directory, onboarding, patrol, team, hazard, violation, stars, lessons, me, leave,
-                       week_view, reminders, weekly_report, help):
+    for capability in (directory, onboarding, patrol, team, hazard, violation, stars, lessons, ledgers,
+                       me, leave, week_view, reminders, weekly_report, help):
         capability.register(registry)

@@ -96,6 +96,13 @@ def today(ctx) -> dt.date:
     return local(ctx, ctx.now).date()
 
 
+def day_span(ctx) -> tuple[dt.datetime, dt.datetime]:
+    """Today on the project's clock, as UTC moments [start, end)."""
+    start = local(ctx, ctx.now).replace(hour=0, minute=0, second=0, microsecond=0)
+    end = start + dt.timedelta(days=1)  # wall-clock arithmetic: the next local midnight
+    return start.astimezone(dt.UTC), end.astimezone(dt.UTC)
+
+
 def parse_day(text: str, today: dt.date, *, prefer: Prefer = "nearest") -> dt.date | None:
     """A day: 今天/昨天/前天/明天/后天, 周三/星期天/上周三/下周一, 12月3日, 12-03, 2026-12-03, 3号,
     today/yesterday/tomorrow, mon/monday. `prefer` settles a bare weekday or a date without a

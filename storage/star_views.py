@@ -59,6 +59,7 @@ class GivenStar:
     reason: str
     points: int
     withdrawn: bool
+    id: int = 0  # the ledger entry's number (/star undo N)
 
 
 async def given_stars(session: AsyncSession, project_id: int, member_id: int,
@@ -68,13 +69,13 @@ async def given_stars(session: AsyncSession, project_id: int, member_id: int,
     withdrawal = aliased(StarEntry)
     withdrawn = sa.exists().where(withdrawal.withdraws_id == StarEntry.id)
     stmt = (sa.select(StarEntry.at, Member.name, Member.crew, StarEntry.reason, StarEntry.points,
-                      withdrawn)
+                      withdrawn, StarEntry.id)
             .join(Member, Member.id == StarEntry.worker_id)
             .where(_in(project_id, start, end), StarEntry.given_by_id == member_id,
                    StarEntry.source == "star")
             .order_by(StarEntry.at.desc(), StarEntry.id.desc()))
-    return [GivenStar(at, name, crew, reason, points, bool(gone))
-            for at, name, crew, reason, points, gone in (await session.execute(stmt)).all()]
+    return [GivenStar(at, name, crew, reason, points, bool(gone), entry_id)
+            for at, name, crew, reason, points, gone, entry_id in (await session.execute(stmt)).all()]
 
 
 async def points_of(session: AsyncSession, worker_id: int, start: dt.datetime,

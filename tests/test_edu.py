@@ -118,7 +118,10 @@ async def test_a_record_by_typed_answers_and_no_photo(chat, site, db):
     said = await li.say("班前讲话")
     assert "教育主题" in said and "哪个责任区" not in said
     await li.say("  高处作业   系挂安全带 ")
-    said = await li.say("新来的 电工组")  # a 班组 the directory does not know yet
+    # A 班组 the directory does not know, or a sentence, is refused; part of a known one is it.
+    assert "没有这个班组" in await li.say("新来的 电工组")
+    assert "没有这个班组" in await li.say("谈心谈话：与钢筋工老王谈家里困难")
+    said = await li.say("钢筋")
     assert "参加人数" in said
     await li.say("十二人")
     assert "不能晚于今天" in await li.say("明天")
@@ -127,11 +130,11 @@ async def test_a_record_by_typed_answers_and_no_photo(chat, site, db):
     said = await li.say("11-20")  # typed, looking back
     assert "现场照片" in said
     said = await li.say("不拍照，直接保存")
-    assert said.text == ("✅ 已记录：11-20 班前讲话 · 项目办公区 · 新来的 电工组 · 12 人 · "
+    assert said.text == ("✅ 已记录：11-20 班前讲话 · 项目办公区 · 钢筋班 · 12 人 · "
                          "主题：高处作业 系挂安全带")
     [record] = await records(db)
     assert (record.zone_id, record.crew, record.headcount, record.day, record.photo) == (
-        site["C"], "新来的 电工组", 12, dt.date(2026, 11, 20), None)
+        site["C"], "钢筋班", 12, dt.date(2026, 11, 20), None)
 
 
 async def test_a_known_crew_typed_and_any_crew(chat, site, db):

@@ -201,15 +201,15 @@ async def test_check_in_with_the_right_a_wrong_and_a_late_code(chat, site, clock
     assert set(await attendance(db, site["lesson"])) == {site["worker"], site["officer"]}
 
     clock.advance(minutes=5)
-    said = await worker.say(f"签到 {code}")
+    said = await worker.say(f"签到：{code}")  # a full-width colon, as Chinese keyboards type it
     assert said.text == "已签到《高处作业安全》（10:20），无需重复签到。"
     assert (await attendance(db, site["lesson"]))[site["worker"]] == sh(2026, 11, 23, 10, 20)
 
     wrong = "ZZZZZZ" if code != "ZZZZZZ" else "YYYYYY"
     assert (await chat.user("sec").say(f"签到 {wrong}")).text == "签到码不对，请向组织人核对后重新发送。"
     assert "签到码不对" in await chat.user("sec").say("签到 早上好")  # not a code at all
-    # Another project's member: the code is not theirs.
-    assert "签到码不对" in await chat.user("x").say(f"签到 {code}")
+    # Another project's member: the code is not theirs, and their project has nothing open.
+    assert "现在没有正在签到的红盾课堂" in await chat.user("x").say(f"签到 {code}")
 
     # Not in a group: the code would let the whole group check in from anywhere.
     said = await chat.user("sec", chat_id="g1", group=True).say(f"签到 {code}")
@@ -257,7 +257,8 @@ async def test_a_lesson_cancelled_after_its_code_was_shown_says_so_and_locks_nob
     assert await attendance(db, site["lesson"]) == {}
     async with db.sessions() as s:  # not counted as a wrong code
         assert (await s.execute(sa.select(AttemptCounter.key))).scalars().all() == []
-    assert "签到码不对" in await worker.say("签到 2345-67")  # a wrong code still counts
+    # Nothing else open: no code to guess, so nothing counted.
+    assert "现在没有正在签到的红盾课堂" in await worker.say("签到 2345-67")
     # Asked for the code, the answer closes the question: there is nothing to retry.
     assert "请输入组织人展示的签到码" in await worker.say("签到")
     assert (await worker.say(code)).text == "《高处作业安全》已取消。"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import re
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -410,7 +411,9 @@ async def lessons(db, site) -> dict[str, int]:
 
 async def test_lessons_for_a_worker(chat, site, lessons):
     said = await chat.user("u5").say("/lessons")
-    lines = said.text.splitlines()
+    numbered = [line for line in said.text.splitlines() if line.startswith("#")]
+    assert len(numbered) == 5  # each lesson shows the number /lessoncode and /record take
+    lines = [re.sub(r"^#\d+ ", "", line) for line in said.text.splitlines()]
     assert lines[0] == "📚 红盾课堂 · 江湾项目"
     assert lines[1:4] == ["【即将开始】",
                           "周一 11-23 15:00–16:00《冬季用电》· 生活区（安全培训，劳务班组） · 请参加",

@@ -84,10 +84,10 @@ async def test_a_month_of_stars_from_the_first_tap_to_the_certificate(chat, app,
     said = await member.say("/star")
     said = await member.tap("➕ 添加新工友")
     said = await member.say("刘大壮")
-    said = await member.say("木工班")
+    said = await member.say("钢筋")  # part of a known 班组: that one, not a new 班组
     assert "文明施工 +1" in said.buttons
     await member.tap("文明施工 +1")
-    assert "刘大壮（木工班）" in await member.say("不拍照，直接提交")
+    assert "刘大壮（钢筋班）" in await member.say("不拍照，直接提交")
 
     # the bot's own events: 马强's named report confirmed 属实, and an anonymous one
     clock.now = sh(2026, 11, 12, 15, 0)
@@ -140,6 +140,8 @@ async def test_a_month_of_stars_from_the_first_tap_to_the_certificate(chat, app,
     assert awards[site["ma"]].announced_at is not None
 
     assert "🌟 11月之星：马强（钢筋班）" in await member.say("/stars")
+    # November is closed: its points stay as its stars were chosen by, even for an officer.
+    assert "已结束的月份" in await officer.say("/star undo 1")
 
     # the anonymous reporter shows the code to the union: claimed once, never by whom
     clock.now = sh(2026, 12, 2, 16, 42)

@@ -7,6 +7,7 @@ import argparse
 import datetime as dt
 import io
 import json
+import re
 from collections import Counter
 
 import pytest
@@ -145,6 +146,8 @@ async def test_a_plain_member_reads_no_name_without_consent_but_their_own_stars(
     assert "匿名举报奖励" not in said  # claims counted only for the union and secretary
     # 我的点赞: every star they gave this month, newest first, the withdrawn one marked.
     mine = said.text.split("【我的点赞】")[1].splitlines()
+    assert all(re.match(r"#\d+ ", line) for line in mine[1:4])  # the number /star undo takes
+    mine = [re.sub(r"^#\d+ ", "", line) for line in mine]
     assert mine[0] == "本月 3 次（撤回 1 次）"
     assert mine[1:4] == ["11-20 马强 主动报告隐患 +3（已撤回）", "11-19 马强 正确佩戴安全帽/系挂安全带 +2",
                          "11-18 马强 文明施工 +2"]

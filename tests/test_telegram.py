@@ -380,7 +380,10 @@ async def test_two_workers_keep_one_chats_pace_through_redis(config, api, db, cl
                                for i, w in enumerate(workers)))
         sends = api.sent("sendMessage")
         gaps = [b.at - a.at for a, b in zip(sends, sends[1:])]
-        assert len(sends) == 4 and min(gaps) >= 0.58  # padded(0.3) = 0.6 apart, across workers
+        # Reserved padded(0.3) = 0.6 apart across workers; measured where they arrive, a busy
+        # machine delays one request more than the next, so allow for that jitter (without
+        # the shared limiter the two workers' messages arrive together: gaps near 0).
+        assert len(sends) == 4 and min(gaps) >= 0.45
         for i in range(2):  # each worker's own two in their order
             mine = [c["text"] for c in sends if c["text"].startswith(f"{i}-")]
             assert mine == [f"{i}-a", f"{i}-b"]

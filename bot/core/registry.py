@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import re
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -50,6 +51,8 @@ class CliError(Exception):
 # session is closed, so it must not touch the database: the heavy part (laying out a PDF)
 # belongs there, never on the event loop.
 Renderer = Callable[..., Awaitable[Callable[[], Reply] | None]]
+
+_ARGS = re.compile(r"[\s\u3000]*[:：]\s*|\u3000+")  # what separates a command word from its argument
 
 # What one capability does when another's event happens: (ctx, **the event's data).
 Listener = Callable[..., Awaitable[None]]
@@ -174,7 +177,8 @@ class Registry:
             return self._slash(text)
         if text in self._words:
             return self._words[text], ""
-        head, _, rest = text.partition(" ")
+        # "签到 K7MQ", also with a full-width space or a colon as Chinese keyboards type it.
+        head, _, rest = _ARGS.sub(" ", text, count=1).partition(" ")
         command = self._words.get(head)
         if command is not None and command.takes_args:
             return command, rest.strip()

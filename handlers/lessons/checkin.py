@@ -288,6 +288,11 @@ async def check_in(ctx: Ctx, typed: str) -> bool:
             ctx.say(t("《{title}》的签到还没开始，{time} 开放。").format(
                 title=lesson.title, time=when(ctx, window(ctx.config, lesson)[0])))
         return False
+    if current is None and not await store.open_windows(ctx.session, now, *margins(ctx.config),
+                                                        project_id=ctx.member.project_id):
+        # No lesson takes check-ins now: nothing to guess, so nothing counted.
+        ctx.say(t("现在没有正在签到的红盾课堂。发送“课堂”查看安排。"))
+        return False
     if current is None:
         failures = await attempts.record_failure(ctx.session, _attempts_key(ctx), now,
                                                  _attempt_window(ctx))

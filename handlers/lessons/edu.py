@@ -33,6 +33,7 @@ TALK_HEADCOUNTS = (1, 2, 3, 5)
 MAX_HEADCOUNT = 500
 MAX_AGE_DAYS = 14  # recorded while it is remembered; older ones are not taken in chat
 TOPIC_MIN, TOPIC_MAX = 2, 100
+NEW_CREW_MAX = 20  # a 班组 name typed when the directory knows none
 CREW_MAX = 50
 CREWS_LISTED = 10  # 班组 buttons; others are typed
 ANY_CREW = "any"
@@ -167,9 +168,18 @@ async def crew(ctx: Ctx, msg: Incoming) -> None:
             return await ctx.reject(t("请输入班组名称，或点下面的按钮。"))
         if len(chosen) > CREW_MAX:
             return await ctx.reject(too_long(ctx, len(chosen), CREW_MAX))
-        # A known 班组 typed with other spaces or case keeps its known spelling.
+        # A known 班组, typed with other spaces or case or in part ("钢筋" for 钢筋班), keeps
+        # its known spelling. Anything else is refused while the directory knows 班组: a
+        # typed sentence must not become a 班组 (nor carry what a talk was about).
         known = await directory_crews.crews(ctx.session, ctx.member.project_id)
-        chosen = next((c for c in known if squeeze(c) == squeeze(chosen)), chosen)
+        exact = [c for c in known if squeeze(c) == squeeze(chosen)]
+        partial = [c for c in known if squeeze(chosen) in squeeze(c)]
+        if exact or len(partial) == 1:
+            chosen = (exact or partial)[0]
+        elif known:
+            return await ctx.reject(t("没有这个班组，请点按钮选择，或点“不限班组”。"))
+        elif len(chosen) > NEW_CREW_MAX:
+            return await ctx.reject(too_long(ctx, len(chosen), NEW_CREW_MAX))
     ctx.data["crew"] = chosen
     await ctx.goto(headcount)
 

@@ -53,6 +53,8 @@ async def lessons_text(ctx: Ctx) -> str:
     for lesson in coming:
         line = t("{when}《{title}》· {place}").format(
             when=when_text(t, tz, lesson), title=lesson.title, place=lesson.place)
+        if not in_group:  # the number /lessoncode, /record and /lesson cancel take
+            line = f"#{lesson.id} " + line
         if not in_group:
             line += t("（{form}，{audience}）").format(form=form_text(t, lesson.form),
                                                      audience=audience_text(t, lesson))
@@ -73,7 +75,7 @@ async def lessons_text(ctx: Ctx) -> str:
         lines.append(t("【往期记录】"))
         for lesson in gone:
             day = lesson.starts_at.astimezone(tz).date()
-            line = t("{day}《{title}》（{form}）签到 {n} 人").format(
+            line = f"#{lesson.id} " + t("{day}《{title}》（{form}）签到 {n} 人").format(
                 day=f"{day:%m-%d}" if day.year == this_year else f"{day:%Y-%m-%d}",
                 title=lesson.title, form=form_text(t, lesson.form), n=counts.get(lesson.id, 0))
             if lesson.headcount:

@@ -14,8 +14,8 @@ from bot.core.flow import Ctx
 from bot.core.i18n import N_
 from bot.core.registry import Registry
 from handlers import roles
+from handlers.dates import day_span
 from handlers.notices import translator_for
-from handlers.stars.give import day_span
 from handlers.violation.common import to_the_hour
 from storage import star_rewards as rewards
 from storage import stars
@@ -25,6 +25,16 @@ from storage.models import Hazard, Member, ViolationReport
 CONFIRMED = "violation_confirmed"
 HAZARD = "hazard_reported"
 QUIZ = "quiz"
+
+# What the events are called wherever a ledger entry's reason is shown (the entry keeps
+# the rule's name).
+LABELS = {CONFIRMED: N_("举报属实"), HAZARD: N_("报告隐患"), QUIZ: N_("安全知识答题")}
+
+
+def reason_label(t, reason: str) -> str:
+    """A ledger entry's reason as people read it: a behaviour, a violation, an event."""
+    return t(LABELS.get(reason, reason))
+
 
 TOLD = {
     CONFIRMED: N_("您的实名举报 #{id} 经核查属实，获得行为安全之星积分 +{points}。"),

@@ -14,8 +14,9 @@ from bot.core.registry import Registry
 from bot.core.steps import ask_text, pick_one, too_long
 from handlers import photos as photo_rules
 from handlers import roles
-from handlers.dates import local, parse_id, parse_number
+from handlers.dates import day_span, local, parse_id, parse_number
 from handlers.notices import translator_for
+from handlers.stars.events import reason_label
 from handlers.stars.workers import pick_worker, worker_label, worker_of
 from handlers.violation.common import KINDS
 from handlers.zones import squeeze
@@ -44,13 +45,6 @@ def register(registry: Registry) -> None:
 
 
 # ---- the clock: a local day for the per-day limit, a local month for totals
-
-
-def day_span(ctx: Ctx) -> tuple[dt.datetime, dt.datetime]:
-    """Today on the project's clock, as UTC moments [start, end)."""
-    start = local(ctx, ctx.now).replace(hour=0, minute=0, second=0, microsecond=0)
-    end = start + dt.timedelta(days=1)  # wall-clock arithmetic: the next local midnight
-    return start.astimezone(dt.UTC), end.astimezone(dt.UTC)
 
 
 def month_span(tz, now: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
@@ -243,6 +237,9 @@ async def undo_refusal(ctx: Ctx, entry: StarEntry | None) -> str | None:
         return t("这是一条撤回记录，不能再撤回。")
     if await ledger.is_withdrawn(ctx.session, entry.id):
         return t("这条积分已经撤回过了。")
+    if local(ctx, entry.at).date().replace(day=1) != local(ctx, ctx.now).date().replace(day=1):
+        # A closed month's figures (and its stars) stay as they were published.
+        return t("这条积分属于已结束的月份，不能再撤回。")
     if roles.has(ctx.member, roles.OFFICERS):
         return None  # officers may correct any entry of their project, any time
     if entry.source not in WITHDRAWABLE:
@@ -268,7 +265,7 @@ async def undo(ctx: Ctx, ident: str) -> None:
 async def _entry_text(ctx: Ctx, entry: StarEntry) -> str:
     worker = await get_member(ctx.session, entry.worker_id)
     return ctx.t("{worker}的“{reason} {points} 分”").format(
-        worker=worker_label(ctx.t, worker), reason=ctx.t(entry.reason), points=_points(entry.points))
+        worker=worker_label(ctx.t, worker), reason=reason_label(ctx.t, entry.reason), points=_points(entry.points))
 
 
 async def ask_undo_reason(ctx: Ctx) -> str:

@@ -33,9 +33,6 @@ from storage.models import Member, StarAward
 
 PROPOSE_JOB, ANNOUNCE_JOB = "monthly_stars", "stars_announce"
 
-# What the bot's own events are called where the observations behind a star are listed.
-EVENT_LABELS = {events.CONFIRMED: N_("举报属实"), events.HAZARD: N_("报告隐患"),
-                events.QUIZ: N_("安全知识答题")}
 STATUS = {awards.CONFIRMED: N_("已确认"), awards.REPLACED: N_("已换人"), awards.SKIPPED: N_("已跳过")}
 
 HEADER = N_("🌟 {month} 行为安全之星 候选（按积分）：")
@@ -85,7 +82,7 @@ def observed(t: Translator, counts: Counter) -> str:
     parts = []
     for (source, reason), n in counts.items():
         if source == "event":
-            label = t(EVENT_LABELS.get(reason, reason))
+            label = events.reason_label(t, reason)
         elif source == "deduction":
             label = t("扣分·{reason}").format(reason=t(reason))
         else:

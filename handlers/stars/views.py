@@ -20,6 +20,7 @@ from bot.core.i18n import N_, Translator
 from bot.core.registry import CliError, Registry
 from handlers import roles
 from handlers.operator import project_of
+from handlers.stars.events import reason_label
 from storage import star_activities, star_rewards
 from storage import star_views as views
 from storage import stars as ledger
@@ -202,7 +203,8 @@ def mine_lines(t: Translator, tz: ZoneInfo, given: list[views.GivenStar]) -> lis
         head += t("（撤回 {n} 次）").format(n=withdrawn)
     lines = [head]
     for g in given[:MINE_SHOWN]:
-        line = f"{g.at.astimezone(tz):%m-%d} {g.worker} {t(g.reason)} {_points(g.points)}"
+        # The number is what /star undo takes.
+        line = f"#{g.id} {g.at.astimezone(tz):%m-%d} {g.worker} {reason_label(t, g.reason)} {_points(g.points)}"
         lines.append(line + (t("（已撤回）") if g.withdrawn else ""))
     return lines
 

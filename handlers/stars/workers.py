@@ -244,9 +244,12 @@ class WorkerPicker:
                 return await ctx.reject(t("请输入班组名称，或点下面的按钮。"))
             if len(crew) > CREW_MAX:
                 return await ctx.reject(too_long(ctx, len(crew), CREW_MAX))
-            # A known 班组 typed with other spaces or case keeps its known spelling.
+            # A known 班组 typed with other spaces or case, or in part ("钢筋" for 钢筋班),
+            # keeps its known spelling: one crew must not be ranked as two.
             known = await ledger.crews(ctx.session, ctx.member.project_id)
-            crew = next((c for c in known if squeeze(c) == squeeze(crew)), crew)
+            exact = [c for c in known if squeeze(c) == squeeze(crew)]
+            partial = [c for c in known if squeeze(crew) in squeeze(c)]
+            crew = (exact or partial)[0] if exact or len(partial) == 1 else crew
         name = ctx.data[NAME]
         existing = await named(ctx.session, ctx.member.project_id, name)
         if existing is not None:  # added by someone else meanwhile
