@@ -204,13 +204,20 @@ def _decode(data: bytes, encoding: str, problems: list[Problem]) -> str | None:
     return text.removeprefix("\ufeff")
 
 
-def _toml_tables(text: str, problems: list[Problem]):
-    """(kind, line of its [[header]], table) for each table of the file."""
+def toml_document(text: str, problems: list[Problem]) -> dict | None:
+    """The parsed file; None, with the problem and its line noted, when it is not TOML."""
     try:
-        document = tomllib.loads(text)
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
         where = re.search(r"at line (\d+)", str(err))
         problems.append(Problem(int(where[1]) if where else None, f"TOML syntax: {err}"))
+        return None
+
+
+def _toml_tables(text: str, problems: list[Problem]):
+    """(kind, line of its [[header]], table) for each table of the file."""
+    document = toml_document(text, problems)
+    if document is None:
         return
     lines = text.split("\n")
     for key, value in document.items():

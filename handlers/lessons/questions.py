@@ -19,9 +19,7 @@ cells are left out, and a letter names its column (C: option_c).
 """
 from __future__ import annotations
 
-import re
 import sys
-import tomllib
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path, PurePath
@@ -35,6 +33,7 @@ from handlers.directory.importer import (
     _header_lines,
     _key_line,
     csv_lines,
+    toml_document,
 )
 from storage.models import Question
 from storage.quizzes import NewQuestion, upsert_questions
@@ -103,11 +102,8 @@ def parse_questions(data: bytes, filename: str, encoding: str = "utf-8") -> list
 
 def _toml_rows(text: str, problems: list[Problem]):
     """(line of its [[questions]] header, fields) for each question of the file."""
-    try:
-        document = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as err:
-        where = re.search(r"at line (\d+)", str(err))
-        problems.append(Problem(int(where[1]) if where else None, f"TOML syntax: {err}"))
+    document = toml_document(text, problems)
+    if document is None:
         return
     lines = text.split("\n")
     for key, value in document.items():
